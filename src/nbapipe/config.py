@@ -1,0 +1,69 @@
+"""Settings and constants: the one place every module reads them from."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The repository root, when running from a checkout (src/nbapipe/config.py -> ../../..).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+SCHEMA_VERSION = 1
+SCHEMAS = ("nba_raw", "nba_reference", "nba_analytics", "nba_precompute", "nba_predictions")
+
+# Days from season start (inclusive) in which Phase 4 writes nothing: early-season rolling
+# windows are too thin to be meaningful.
+DEFAULT_BOOTSTRAP_DAYS = 7
+
+# The backfill guide's test window (season start of 2021-22, bootstrap included).
+QUICKSTART_START = "2021-10-15"
+QUICKSTART_END = "2021-10-28"
+
+# A lease not renewed within this many seconds has lapsed (its holder died).
+LEASE_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    bootstrap_days: int = DEFAULT_BOOTSTRAP_DAYS
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def state_path(self) -> Path:
+        return self.home / "state.sqlite"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+
+def resolve_home(home: str | Path | None = None) -> Path:
+    """--home beats NBAPIPE_HOME beats ./.nbapipe."""
+    value = home or os.environ.get("NBAPIPE_HOME") or ".nbapipe"
+    return Path(value).expanduser().resolve()
+
+
+def resolve_data_dir(data: str | Path | None = None) -> Path | None:
+    """--data beats NBAPIPE_DATA beats ../shared/nba-data beside the repository.
+
+    Returns None when no folder exists (quickstart then generates a synthetic league)."""
+    candidates = [data, os.environ.get("NBAPIPE_DATA"), REPO_ROOT.parent / "shared" / "nba-data"]
+    for c in candidates:
+        if c:
+            p = Path(c).expanduser().resolve()
+            if p.is_dir():
+                return p
+            if c is data or c == os.environ.get("NBAPIPE_DATA"):
+                # An explicit folder that does not exist is a usage error, not a fallback.
+                raise FileNotFoundError(f"data folder not found: {p}")
+    return None
+
+
+def load_settings(home: str | Path | None = None) -> Settings:
+    days = int(os.environ.get("NBAPIPE_BOOTSTRAP_DAYS", DEFAULT_BOOTSTRAP_DAYS))
+    return Settings(home=resolve_home(home), bootstrap_days=days)

@@ -1,0 +1,285 @@
+"""The loader contract and the one set-based load path every loader shares.
+
+A loader is declarative (dlt-style): which file it recognises (CSV header columns or JSON
+shape), which raw table it writes, and how each target column is computed from the source
+text (see columns.py). `Loader.load` then, in SQL over the whole file at once:
+  1. types every column and collects the reasons a row is bad,
+  2. drops rows outside the loader's scope (counted as filtered, e.g. preseason),
+  3. sends bad rows and in-file duplicate keys to nba_raw.quarantine with file, line, reason,
+  4. upserts the good rows on the table's natural key: new keys inserted, changed rows
+     updated, identical rows left alone (re-ingesting the same content changes nothing).
+The caller wraps a whole file in one transaction, so a file loads completely or not at all.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from nbapipe import ids
+from nbapipe.sources.columns import Col, q
+from nbapipe.warehouse import Warehouse, table_keys
+
+META_COLUMNS = ("data_source", "source_file", "ingested_at")
+
+
+class IngestError(Exception):
+    """A recognised file that cannot be loaded at all; the warehouse stays unchanged for it."""
+
+    def __init__(self, path: Path | str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = str(path)
+        self.problem = problem
+
+
+@dataclass
+class LoadResult:
+    loader: str
+    table: str
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    filtered: int = 0
+    quarantined: int = 0
+    skipped_unchanged_file: bool = False
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Loader:
+    name: str
+    family: str                                   # written to data_source
+    table: str                                    # nba_raw.<production name>
+    columns: dict[str, Col]                       # stage 1: typed columns (helper names start with _)
+    derived: dict[str, str] = field(default_factory=dict)   # stage 2: SQL over stage-1 columns
+    join: str = ""                                # stage 2 join (stage 1 is aliased s1)
+    where: str | None = None                      # stage 2 scope filter; NULL counts as in scope
+    checks: list[tuple[str, str]] = field(default_factory=list)  # stage 2 (condition, reason SQL)
+    signature: frozenset[str] = frozenset()       # CSV: these header columns identify the format
+    absent: frozenset[str] = frozenset()          # CSV: ... and these must not be there
+    optional: frozenset[str] = frozenset()        # source columns used when present, NULL otherwise
+    matches: Callable[[Any], bool] | None = None  # JSON: shape test on the parsed document
+    records: Callable[[Any], list[dict]] | None = None  # JSON: document -> flat records
+    nullable_key: frozenset[str] = frozenset()    # key columns allowed to be NULL (matched null-safe)
+    order: int = 50                               # load order within an ingest (schedules first)
+    version: int = 1                              # bump when the mapping changes (forces reload)
+    description: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "json" if self.matches else "csv"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return table_keys()[self.table]
+
+    def required_sources(self) -> set[str]:
+        used: set[str] = set()
+        for c in self.columns.values():
+            used |= c.sources()
+        return used - set(self.optional)
+
+    # --- the load ------------------------------------------------------------------------
+    def load(self, wh: Warehouse, src: pa.Table, path: Path, sha: str) -> LoadResult:
+        res = LoadResult(self.name, self.table, rows_read=src.num_rows)
+        for col in self.optional - set(src.column_names):
+            src = src.append_column(col, pa.nulls(src.num_rows, pa.string()))
+        con = wh.con
+        con.register("src", src)
+        try:
+            self._stage(wh)
+            res.filtered = wh.scalar("SELECT count(*) FROM _stage2 WHERE NOT __in_scope")
+            self._mark_duplicates(wh)
+            res.quarantined = self._quarantine(wh, path, sha)
+            res.inserted, res.updated, res.unchanged = self._upsert(wh, path)
+        finally:
+            con.unregister("src")
+        return res
+
+    def _stage(self, wh: Warehouse) -> None:
+        sel, checks = [], []
+        for name, col in self.columns.items():
+            sel.append(f"{col.expr()} AS {q(name)}")
+            checks += col.checks(name)
+        reasons = _reason_list(checks)
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage1 AS SELECT __line, {', '.join(sel)}, "
+                   f"{reasons} AS __reasons FROM src")
+        derived = "".join(f", {expr} AS {q(name)}" for name, expr in self.derived.items())
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2_raw AS SELECT s1.*{derived}, "
+                   f"{_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}")
+        key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
+                      for k in self.key if k not in ("data_source", *self.nullable_key)]
+        scope = f"coalesce({self.where}, true)" if self.where else "true"
+        # Report the first failing layer: bad cells, then loader checks, then missing keys.
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2 AS SELECT * EXCLUDE (__more) REPLACE ("
+                   f"CASE WHEN len(__reasons) > 0 THEN __reasons WHEN len(__more) > 0 THEN __more "
+                   f"ELSE {_reason_list(key_checks)} END AS __reasons), "
+                   f"{scope} AS __in_scope FROM _stage2_raw")
+
+    def _mark_duplicates(self, wh: Warehouse) -> None:
+        keys = ", ".join(q(k) for k in self.key if k != "data_source")
+        wh.execute(f"""
+            UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(self.key)} ||
+                                            ') first seen at line ' || d.first_line]
+            FROM (SELECT __line AS line, min(__line) OVER (PARTITION BY {keys}) AS first_line
+                  FROM _stage2 WHERE __in_scope AND len(__reasons) = 0) d
+            WHERE _stage2.__line = d.line AND d.line <> d.first_line""")
+
+    def _quarantine(self, wh: Warehouse, path: Path, sha: str) -> int:
+        n = wh.scalar("SELECT count(*) FROM _stage2 WHERE __in_scope AND len(__reasons) > 0")
+        if n:
+            wh.execute(f"""
+                INSERT INTO nba_raw.quarantine
+                SELECT ?, ?, ?, ?, s.__line, array_to_string(s.__reasons, '; '),
+                       CAST(to_json(src) AS VARCHAR), now()
+                FROM _stage2 s JOIN src ON src.__line = s.__line
+                WHERE s.__in_scope AND len(s.__reasons) > 0
+                  AND NOT EXISTS (SELECT 1 FROM nba_raw.quarantine x WHERE x.source_sha256 = ?
+                                  AND x.line = s.__line AND x.reason = array_to_string(s.__reasons, '; '))""",
+                       [str(path), sha, self.name, self.table, sha])
+        return n
+
+    def _upsert(self, wh: Warehouse, path: Path) -> tuple[int, int, int]:
+        table_cols = set(wh.columns(self.table))
+        stage_cols = [c for c in list(self.columns) + list(self.derived)
+                      if c in table_cols and c not in META_COLUMNS]
+        keys = [k for k in self.key if k != "data_source"]
+        values = [c for c in stage_cols if c not in keys]
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
+                   "FROM _stage2 WHERE __in_scope AND len(__reasons) = 0")
+        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys) + " AND t.data_source = ?"
+        differs = " OR ".join(f"t.{q(c)} IS DISTINCT FROM g.{q(c)}" for c in values) or "false"
+        updated = wh.scalar(f"""
+            UPDATE {self.table} t SET {', '.join(f'{q(c)} = g.{q(c)}' for c in values)}
+                {',' if values else ''} source_file = ?, ingested_at = now()
+            FROM _good g WHERE {match} AND ({differs})""", [str(path), self.family]) or 0
+        inserted = wh.scalar(f"""
+            INSERT INTO {self.table} ({', '.join(q(c) for c in stage_cols)}, data_source, source_file, ingested_at)
+            SELECT {', '.join('g.' + q(c) for c in stage_cols)}, ?, ?, now() FROM _good g
+            WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE {match})""",
+                              [self.family, str(path), self.family]) or 0
+        good = wh.scalar("SELECT count(*) FROM _good")
+        return inserted, updated, good - inserted - updated
+
+
+def _reason_list(checks: list[tuple[str, str]]) -> str:
+    if not checks:
+        return "CAST([] AS VARCHAR[])"
+    items = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in checks)
+    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
+
+def _key_text(key: tuple[str, ...]) -> str:
+    parts = [f"coalesce(CAST({q(k)} AS VARCHAR), '')" for k in key if k != "data_source"]
+    return " || ', ' || ".join(parts)
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def read_head(path: Path, size: int = 64 * 1024) -> str:
+    """The first characters of a (possibly gzipped) text file; raises IngestError when the
+    file is not readable text."""
+    try:
+        with open_text(path) as f:
+            return f.read(size)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
+    except UnicodeDecodeError as e:
+        raise IngestError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
+
+
+def csv_header(head: str) -> list[str] | None:
+    first = head.splitlines()[0] if head else ""
+    if not first or first.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return [c.strip() for c in next(csv.reader([first]))]
+    except (csv.Error, StopIteration):
+        return None
+
+
+def read_csv_text(path: Path, header: list[str]) -> pa.Table:
+    """Every column as text plus __line (the 1-based line in the file; the header is line 1),
+    so typing errors become quarantine rows instead of a failed file."""
+    try:
+        stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+        with stream:
+            table = pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=8 << 20),
+                convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}),
+            )
+    except pa.ArrowInvalid as e:
+        msg = str(e)
+        if "UTF8" in msg or "utf8" in msg.lower():
+            raise IngestError(path, "not UTF-8 text") from e
+        raise IngestError(path, f"unparseable CSV: {msg.splitlines()[0]}") from e
+    except (OSError, EOFError) as e:
+        raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
+    return table.append_column("__line", pa.array(range(2, table.num_rows + 2), pa.int64()))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with open_text(path) as f:
+            return json.load(f)
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
+    except UnicodeDecodeError as e:
+        raise IngestError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
+    except json.JSONDecodeError as e:
+        raise IngestError(path, f"unparseable JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+
+
+def records_table(records: list[dict]) -> pa.Table:
+    """JSON records as an all-text table; __line is the record number (1-based)."""
+    cols: dict[str, list] = {}
+    for r in records:
+        for k in r:
+            cols.setdefault(k, [])
+    data = {k: [None if r.get(k) is None else _text(r.get(k)) for r in records] for k in cols}
+    table = pa.table({k: pa.array(v, pa.string()) for k, v in data.items()}) if cols else \
+        pa.table({"__empty": pa.array([], pa.string())})
+    return table.append_column("__line", pa.array(range(1, len(records) + 1), pa.int64()))
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return str(v)
+
+
+def register_team_aliases(wh: Warehouse) -> None:
+    wh.execute("CREATE OR REPLACE TEMP TABLE _team_alias (alias VARCHAR, team_abbr VARCHAR)")
+    wh.con.executemany("INSERT INTO _team_alias VALUES (?, ?)", ids.team_aliases())

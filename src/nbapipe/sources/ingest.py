@@ -1,0 +1,161 @@
+"""`nbapipe ingest`: walk a folder, recognise each file by its header or JSON shape, load it
+atomically, then rebuild the reference tables and the calendar copy."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from nbapipe.sources import IngestError, Loader, LoadResult, all_loaders, loader_by_name
+from nbapipe.sources.base import (csv_header, file_sha256, read_csv_text, read_head, read_json,
+                                  records_table, register_team_aliases)
+from nbapipe.warehouse import Warehouse, ensure_schema
+
+DATA_SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz", ".gz", ".txt", ".tsv")
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    status: str                      # loaded | unchanged | unrecognised | refused | not_data
+    loaders: list[LoadResult] = field(default_factory=list)
+    message: str = ""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "status": self.status, "message": self.message,
+                "seconds": round(self.seconds, 3), "loaders": [l.as_dict() for l in self.loaders]}
+
+
+@dataclass
+class Recognised:
+    path: Path
+    loaders: list[Loader]
+    header: list[str] | None = None
+    document: object = None
+
+
+def _is_data_file(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(s) for s in DATA_SUFFIXES)
+
+
+def recognise(path: Path, fmt: str | None = None) -> Recognised | None:
+    """Which loaders take this file (by header columns or JSON shape, never by name).
+    None when no loader recognises it; IngestError when it is recognised but unusable."""
+    head = read_head(path)
+    stripped = head.lstrip()
+    if stripped.startswith(("{", "[")):
+        doc = read_json(path)
+        candidates = [loader_by_name(fmt)] if fmt else [l for l in all_loaders() if l.kind == "json"]
+        chosen = [l for l in candidates if l.matches and _safe_match(l, doc)]
+        if fmt and not chosen:
+            raise IngestError(path, f"does not have the JSON shape of format {fmt}")
+        return Recognised(path, chosen, document=doc) if chosen else None
+    header = csv_header(head)
+    if not header:
+        return None
+    cols = set(header)
+    if fmt:
+        candidates = [loader_by_name(fmt)]
+    else:
+        candidates = [l for l in all_loaders() if l.kind == "csv" and l.signature
+                      and l.signature <= cols and not (l.absent & cols)]
+    if not candidates:
+        return None
+    for l in candidates:
+        missing = sorted(l.required_sources() - cols)
+        if missing:
+            raise IngestError(path, f"recognised as {l.name} but required column(s) missing: "
+                                    f"{', '.join(missing)}")
+    return Recognised(path, candidates, header=header)
+
+
+def _safe_match(loader: Loader, doc: object) -> bool:
+    try:
+        return bool(loader.matches(doc))
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return False
+
+
+def walk(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def ingest(wh: Warehouse, inputs: list[Path], *, fmt: str | None = None, force: bool = False,
+           on_file: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
+    """Load every recognised file under `inputs`. Refused files leave the warehouse unchanged
+    and are reported; they do not stop the others."""
+    ensure_schema(wh)
+    register_team_aliases(wh)
+    outcomes: list[FileOutcome] = []
+    plan: list[Recognised] = []
+    for root in inputs:
+        for path in walk(root):
+            if not _is_data_file(path) and not fmt:
+                outcomes.append(FileOutcome(str(path), "not_data", message="not a data file (skipped)"))
+                continue
+            try:
+                r = recognise(path, fmt)
+            except IngestError as e:
+                outcomes.append(FileOutcome(str(path), "refused", message=e.problem))
+                continue
+            if r is None:
+                outcomes.append(FileOutcome(str(path), "unrecognised",
+                                            message="no loader recognises its header or shape (skipped)"))
+            else:
+                plan.append(r)
+    for o in outcomes:
+        if on_file:
+            on_file(o)
+    plan.sort(key=lambda r: (min(l.order for l in r.loaders), str(r.path)))
+    for r in plan:
+        outcome = load_file(wh, r, force=force)
+        outcomes.append(outcome)
+        if on_file:
+            on_file(outcome)
+    return outcomes
+
+
+def load_file(wh: Warehouse, r: Recognised, force: bool = False) -> FileOutcome:
+    t0 = time.perf_counter()
+    path = r.path
+    sha = file_sha256(path)
+    todo = [l for l in r.loaders if force or not _already_loaded(wh, sha, l)]
+    if not todo:
+        return FileOutcome(str(path), "unchanged", [LoadResult(l.name, l.table, skipped_unchanged_file=True)
+                                                   for l in r.loaders],
+                           message="identical content already ingested", seconds=time.perf_counter() - t0)
+    try:
+        tables = {}
+        for l in todo:
+            if l.kind == "csv":
+                if "csv" not in tables:
+                    tables["csv"] = read_csv_text(path, r.header)
+                tables[l.name] = tables["csv"]
+            else:
+                tables[l.name] = records_table(l.records(r.document))
+        results = []
+        with wh.transaction():
+            for l in todo:
+                res = l.load(wh, tables[l.name], path, sha)
+                results.append(res)
+                wh.execute("DELETE FROM nba_raw.ingested_files WHERE source_sha256 = ? AND loader = ?",
+                           [sha, l.name])
+                wh.execute("INSERT INTO nba_raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                           [str(path), sha, l.name, l.version, res.rows_read, res.inserted, res.updated,
+                            res.unchanged, res.filtered, res.quarantined])
+    except IngestError as e:
+        return FileOutcome(str(path), "refused", message=e.problem, seconds=time.perf_counter() - t0)
+    except Exception as e:  # a loader bug or a file DuckDB cannot take: refuse the file, keep going
+        return FileOutcome(str(path), "refused", message=f"{e.__class__.__name__}: {e}",
+                           seconds=time.perf_counter() - t0)
+    return FileOutcome(str(path), "loaded", results, seconds=time.perf_counter() - t0)
+
+
+def _already_loaded(wh: Warehouse, sha: str, loader: Loader) -> bool:
+    return bool(wh.scalar("SELECT count(*) FROM nba_raw.ingested_files WHERE source_sha256 = ? "
+                          "AND loader = ? AND loader_version = ?", [sha, loader.name, loader.version]))

@@ -1,0 +1,132 @@
+"""Leases: named locks with an expiry renewed by a heartbeat, so a dead holder's lease lapses
+on any host. The warehouse lease makes every writer of the DuckDB file take turns."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterator
+
+from nbapipe.config import LEASE_TTL_SECONDS
+from nbapipe.state.store import StateStore
+
+WAREHOUSE = "warehouse"
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Holder:
+    id: str
+    host: str
+    pid: int
+    purpose: str
+
+    @classmethod
+    def me(cls, purpose: str) -> "Holder":
+        host = socket.gethostname()
+        return cls(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}", host, os.getpid(), purpose)
+
+
+class LeaseTimeout(RuntimeError):
+    pass
+
+
+def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float = LEASE_TTL_SECONDS) -> dict | None:
+    """Take the lease if free, lapsed or already ours. Returns None on success, else the
+    current holder's row."""
+    now = time.time()
+    with st.tx() as con:
+        row = con.execute("SELECT * FROM leases WHERE name = ?", [name]).fetchone()
+        if row is not None and row["holder"] != holder.id and row["expires_at"] > now:
+            return dict(row)
+        con.execute(
+            "INSERT OR REPLACE INTO leases (name, holder, host, pid, purpose, acquired_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [name, holder.id, holder.host, holder.pid, holder.purpose, _now_iso(), now + ttl])
+        con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
+    return None
+
+
+def renew(st: StateStore, name: str, holder: Holder, ttl: float = LEASE_TTL_SECONDS) -> bool:
+    with st.tx() as con:
+        cur = con.execute("UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
+                          [time.time() + ttl, name, holder.id])
+        return cur.rowcount == 1
+
+
+def release(st: StateStore, name: str, holder: Holder) -> None:
+    with st.tx() as con:
+        con.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder.id])
+
+
+def current(st: StateStore) -> list[dict]:
+    """Live leases and waiters (for status / monitor)."""
+    now = time.time()
+    leases = st.rows("SELECT * FROM leases WHERE expires_at > ?", [now])
+    waiters = st.rows("SELECT * FROM lease_waiters WHERE expires_at > ?", [now])
+    return [dict(l, state="held") for l in leases] + [dict(w, state="waiting") for w in waiters]
+
+
+def describe(row: dict) -> str:
+    return f"{row.get('purpose') or 'a process'} (host {row['host']}, pid {row['pid']}, since {row['acquired_at']})"
+
+
+class _Heartbeat(threading.Thread):
+    """Renews a lease from its own connection until stopped."""
+
+    def __init__(self, path, name: str, holder: Holder, ttl: float):
+        super().__init__(daemon=True, name=f"lease-heartbeat-{name}")
+        self.path, self.name_, self.holder, self.ttl = path, name, holder, ttl
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        st = StateStore(self.path)
+        try:
+            while not self.stop_event.wait(self.ttl / 3):
+                renew(st, self.name_, self.holder, self.ttl)
+        finally:
+            st.close()
+
+
+@contextmanager
+def hold(st: StateStore, name: str, purpose: str, *, wait: float | None = None,
+         ttl: float = LEASE_TTL_SECONDS, on_wait: Callable[[dict], None] | None = None,
+         poll: float = 0.5) -> Iterator[Holder]:
+    """Hold lease `name` for the duration of the block, waiting for the current holder
+    (forever when `wait` is None) and renewing it in the background."""
+    holder = Holder.me(purpose)
+    deadline = None if wait is None else time.monotonic() + wait
+    told = None
+    while True:
+        other = try_acquire(st, name, holder, ttl)
+        if other is None:
+            break
+        with st.tx() as con:
+            con.execute("INSERT OR REPLACE INTO lease_waiters VALUES (?, ?, ?, ?, ?, "
+                        "coalesce((SELECT since FROM lease_waiters WHERE holder = ?), ?), ?)",
+                        [holder.id, name, holder.host, holder.pid, purpose, holder.id,
+                         _now_iso(), time.time() + ttl])
+        if on_wait and told != other["holder"]:
+            on_wait(other)
+            told = other["holder"]
+        if deadline is not None and time.monotonic() > deadline:
+            with st.tx() as con:
+                con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
+            raise LeaseTimeout(f"lease {name!r} is held by {describe(other)}")
+        time.sleep(poll)
+    beat = _Heartbeat(st.path, name, holder, ttl)
+    beat.start()
+    try:
+        yield holder
+    finally:
+        beat.stop_event.set()
+        beat.join(timeout=5)
+        release(st, name, holder)

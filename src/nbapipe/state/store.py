@@ -1,0 +1,149 @@
+"""Connection, schema and transactions of the state store."""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+STATE_SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT
+);
+-- One row per (processor, date) outcome; the latest row per pair is its current status.
+CREATE TABLE IF NOT EXISTS run_ledger (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id            TEXT NOT NULL,
+    processor         TEXT NOT NULL,
+    phase             INTEGER NOT NULL,
+    game_date         TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    rows              INTEGER NOT NULL DEFAULT 0,
+    expected          INTEGER,
+    source_used       TEXT,
+    input_fingerprint TEXT,
+    missing_inputs    TEXT,
+    detail            TEXT,
+    error             TEXT,
+    duration_s        REAL,
+    started_at        TEXT,
+    finished_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_ledger_unit ON run_ledger (processor, game_date, id);
+CREATE INDEX IF NOT EXISTS run_ledger_date ON run_ledger (game_date);
+-- Runs: one row per backfill / worker invocation, for the monitor's rate and ETA.
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    command     TEXT,
+    phases      TEXT,
+    start_date  TEXT,
+    end_date    TEXT,
+    planned     INTEGER,
+    done        INTEGER DEFAULT 0,
+    status      TEXT,
+    host        TEXT,
+    pid         INTEGER,
+    started_at  TEXT,
+    updated_at  TEXT,
+    finished_at TEXT
+);
+-- Leases: the warehouse (single writer) and per-table locks. Expire unless renewed.
+CREATE TABLE IF NOT EXISTS leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    host        TEXT,
+    pid         INTEGER,
+    purpose     TEXT,
+    acquired_at TEXT,
+    expires_at  REAL NOT NULL
+);
+-- Who is waiting for a lease (status shows them).
+CREATE TABLE IF NOT EXISTS lease_waiters (
+    holder      TEXT PRIMARY KEY,
+    name        TEXT,
+    host        TEXT,
+    pid         INTEGER,
+    purpose     TEXT,
+    since       TEXT,
+    expires_at  REAL
+);
+-- The season calendar, copied from the warehouse at ingest so tools need not open it.
+CREATE TABLE IF NOT EXISTS calendar_seasons (
+    season             TEXT PRIMARY KEY,
+    season_year        INTEGER,
+    season_start       TEXT,
+    regular_season_end TEXT,
+    bootstrap_end      TEXT,
+    bootstrap_days     INTEGER,
+    first_game_date    TEXT,
+    last_game_date     TEXT,
+    game_date_count    INTEGER,
+    complete           INTEGER
+);
+CREATE TABLE IF NOT EXISTS calendar_dates (
+    game_date     TEXT PRIMARY KEY,
+    season        TEXT,
+    games         INTEGER,
+    game_types    TEXT,
+    is_bootstrap  INTEGER
+);
+"""
+
+
+class StateStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the
+        # write lock up front instead of failing on upgrade; readers never block (WAL).
+        self.con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+        self.con.row_factory = sqlite3.Row
+        self.con.execute("PRAGMA journal_mode=WAL")
+        self.con.execute("PRAGMA busy_timeout=30000")
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self._ensure_schema()
+
+    def _ensure_schema(self) -> None:
+        with self.tx():
+            for stmt in _DDL.split(";"):
+                if stmt.strip():
+                    self.con.execute(stmt)
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                             [str(STATE_SCHEMA_VERSION)])
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taking the lock at BEGIN (no deadlock on upgrade)."""
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        return [dict(r) for r in self.con.execute(sql, params).fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        r = self.con.execute(sql, params).fetchone()
+        return r[0] if r else None
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@contextmanager
+def open_state(path: Path | str) -> Iterator[StateStore]:
+    st = StateStore(path)
+    try:
+        yield st
+    finally:
+        st.close()
