@@ -159,3 +159,45 @@ def load_file(wh: Warehouse, r: Recognised, force: bool = False) -> FileOutcome:
 def _already_loaded(wh: Warehouse, sha: str, loader: Loader) -> bool:
     return bool(wh.scalar("SELECT count(*) FROM nba_raw.ingested_files WHERE source_sha256 = ? "
                           "AND loader = ? AND loader_version = ?", [sha, loader.name, loader.version]))
+
+
+@dataclass
+class IngestSummary:
+    outcomes: list[FileOutcome]
+    reference: dict
+    tables: dict[str, int]
+    seconds: float
+
+    @property
+    def refused(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "refused"]
+
+    def as_dict(self) -> dict:
+        return {"files": [o.as_dict() for o in self.outcomes], "reference": self.reference,
+                "tables": self.tables, "seconds": round(self.seconds, 2),
+                "refused": len(self.refused),
+                "quarantined": sum(l.quarantined for o in self.outcomes for l in o.loaders)}
+
+
+def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = False,
+               on_file: Callable[[FileOutcome], None] | None = None,
+               on_wait: Callable[[dict], None] | None = None) -> IngestSummary:
+    """Ingest under the warehouse lease, then rebuild nba_reference and the calendar copy."""
+    from nbapipe.calendar import build_calendar, copy_to_state
+    from nbapipe.sources.registry import rebuild_reference
+    t0 = time.perf_counter()
+    with ws.writer("ingest", on_wait=on_wait) as wh:
+        outcomes = ingest(wh, inputs, fmt=fmt, force=force, on_file=on_file)
+        with wh.transaction():
+            reference = rebuild_reference(wh)
+            build_calendar(wh, ws.settings.bootstrap_days)
+        copy_to_state(wh, ws.state)
+        tables = raw_table_counts(wh)
+    return IngestSummary(outcomes, reference, tables, time.perf_counter() - t0)
+
+
+def raw_table_counts(wh: Warehouse) -> dict[str, int]:
+    names = [r["t"] for r in wh.rows(
+        "SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
+        "WHERE table_schema IN ('nba_raw', 'nba_reference') AND table_type = 'BASE TABLE' ORDER BY 1")]
+    return {t: wh.scalar(f"SELECT count(*) FROM {t}") for t in names}

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT
 );
--- One row per (processor, date) outcome; the latest row per pair is its current status.
+-- One row per (processor, date) outcome: the latest row per pair is its current status.
 CREATE TABLE IF NOT EXISTS run_ledger (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id            TEXT NOT NULL,
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS runs (
     updated_at  TEXT,
     finished_at TEXT
 );
--- Leases: the warehouse (single writer) and per-table locks. Expire unless renewed.
+-- Leases: the warehouse (single writer) and per-table locks, expiring unless renewed.
 CREATE TABLE IF NOT EXISTS leases (
     name        TEXT PRIMARY KEY,
     holder      TEXT NOT NULL,

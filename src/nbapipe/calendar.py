@@ -1,0 +1,140 @@
+"""Seasons, season starts, bootstrap windows and game dates, from the schedule.
+
+Season start = the first regular-season game (2021-22: 2021-10-19; the guide's "Oct 15" is
+preseason). A game's season comes from the schedule; the date rule (seasons start in autumn)
+is only the fallback for dates without games. Preseason and All-Star games are not game dates.
+The calendar is rebuilt at ingest into nba_reference and copied into the state store, where
+tools that must not open the warehouse (monitor, status, orchestrator) read it."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from nbapipe.state import StateStore
+from nbapipe.warehouse import Warehouse
+
+LEAGUE_GAME_TYPES = ("regular", "play-in", "playoffs", "in-season-final")
+
+
+def build_calendar(wh: Warehouse, bootstrap_days: int) -> None:
+    types = ", ".join(f"'{t}'" for t in LEAGUE_GAME_TYPES)
+    wh.execute(f"""
+        CREATE OR REPLACE TABLE nba_reference.game_dates AS
+        WITH games AS (SELECT * FROM nba_reference.schedule WHERE game_type IN ({types})),
+        starts AS (SELECT season, min(game_date) FILTER (WHERE game_type = 'regular') AS season_start
+                   FROM games GROUP BY season)
+        SELECT g.game_date, g.season, count(*) AS games,
+               list(DISTINCT g.game_type ORDER BY g.game_type) AS game_types,
+               g.game_date < s.season_start + CAST(? AS INTEGER) AS is_bootstrap
+        FROM games g JOIN starts s USING (season)
+        GROUP BY g.game_date, g.season, s.season_start
+        ORDER BY g.game_date""", [bootstrap_days])
+    wh.execute(f"""
+        CREATE OR REPLACE TABLE nba_reference.season_calendar AS
+        WITH games AS (SELECT * FROM nba_reference.schedule WHERE game_type IN ({types}))
+        SELECT season,
+               min(season_year) AS season_year,
+               min(game_date) FILTER (WHERE game_type = 'regular') AS season_start,
+               max(game_date) FILTER (WHERE game_type = 'regular') AS regular_season_end,
+               min(game_date) FILTER (WHERE game_type = 'regular') + CAST(? AS INTEGER) - 1 AS bootstrap_end,
+               CAST(? AS INTEGER) AS bootstrap_days,
+               min(game_date) AS first_game_date,
+               max(game_date) AS last_game_date,
+               count(DISTINCT game_date) AS game_date_count,
+               count(*) AS games,
+               list(DISTINCT game_date ORDER BY game_date) FILTER (WHERE game_type = 'play-in') AS play_in_dates,
+               list(DISTINCT game_date ORDER BY game_date) FILTER (WHERE game_type = 'playoffs') AS playoff_dates,
+               list(DISTINCT game_date ORDER BY game_date) FILTER (WHERE game_type = 'in-season-final') AS in_season_final_dates,
+               -- a season is complete when every scheduled game has a final score
+               count(*) FILTER (WHERE home_team_score IS NULL) = 0 AS complete
+        FROM games GROUP BY season ORDER BY season""", [bootstrap_days, bootstrap_days])
+
+
+def copy_to_state(wh: Warehouse, st: StateStore) -> None:
+    seasons = wh.rows("SELECT season, season_year, season_start, regular_season_end, bootstrap_end, "
+                      "bootstrap_days, first_game_date, last_game_date, game_date_count, complete "
+                      "FROM nba_reference.season_calendar")
+    dates = wh.rows("SELECT game_date, season, games, array_to_string(game_types, ',') AS game_types, "
+                    "is_bootstrap FROM nba_reference.game_dates")
+    with st.tx() as con:
+        con.execute("DELETE FROM calendar_seasons")
+        con.execute("DELETE FROM calendar_dates")
+        con.executemany("INSERT INTO calendar_seasons VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[_iso(v) for v in r.values()] for r in seasons])
+        con.executemany("INSERT INTO calendar_dates VALUES (?, ?, ?, ?, ?)",
+                        [[_iso(v) for v in r.values()] for r in dates])
+
+
+def _iso(v):
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The calendar as the runner and the tools see it (read from the state store)."""
+    seasons: dict[str, dict]
+    dates: dict[dt.date, dict]
+
+    @classmethod
+    def from_state(cls, st: StateStore) -> "Calendar":
+        seasons = {r["season"]: r for r in st.rows("SELECT * FROM calendar_seasons ORDER BY season")}
+        dates = {dt.date.fromisoformat(r["game_date"]): r
+                 for r in st.rows("SELECT * FROM calendar_dates ORDER BY game_date")}
+        return cls(seasons, dates)
+
+    def is_game_date(self, d: dt.date) -> bool:
+        return d in self.dates
+
+    def is_bootstrap(self, d: dt.date) -> bool:
+        r = self.dates.get(d)
+        return bool(r and r["is_bootstrap"])
+
+    def season_of(self, d: dt.date) -> str:
+        r = self.dates.get(d)
+        if r:
+            return r["season"]
+        for s in self.seasons.values():
+            if s["first_game_date"] <= d.isoformat() <= s["last_game_date"]:
+                return s["season"]
+        y = d.year if d.month >= 8 else d.year - 1
+        return f"{y}-{(y + 1) % 100:02d}"
+
+    def season_dates(self, season: str) -> tuple[dt.date, dt.date]:
+        s = self.seasons.get(season)
+        if not s:
+            known = ", ".join(self.seasons) or "none (run nbapipe ingest)"
+            raise KeyError(f"season {season!r} is not in the calendar; known seasons: {known}")
+        return dt.date.fromisoformat(s["first_game_date"]), dt.date.fromisoformat(s["last_game_date"])
+
+    def game_dates(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        return [d for d in self.dates if start <= d <= end]
+
+
+def season_rows(st: StateStore, season: str | None = None) -> list[dict]:
+    """The calendar of one or all seasons, from the state store copy (JSON-ready)."""
+    seasons = st.rows("SELECT * FROM calendar_seasons WHERE ? IS NULL OR season = ? ORDER BY season",
+                      [season, season])
+    out = []
+    for s in seasons:
+        dates = st.rows("SELECT game_date, game_types, is_bootstrap FROM calendar_dates "
+                        "WHERE season = ? ORDER BY game_date", [s["season"]])
+
+        def with_type(t: str) -> list[str]:
+            return [d["game_date"] for d in dates if t in d["game_types"].split(",")]
+
+        out.append({
+            "season": s["season"], "season_year": s["season_year"],
+            "season_start": s["season_start"], "regular_season_end": s["regular_season_end"],
+            "bootstrap_days": s["bootstrap_days"], "bootstrap_end": s["bootstrap_end"],
+            "bootstrap_dates": [d["game_date"] for d in dates if d["is_bootstrap"]],
+            "first_game_date": s["first_game_date"], "last_game_date": s["last_game_date"],
+            "game_date_count": s["game_date_count"],
+            "play_in_dates": with_type("play-in"), "playoff_dates": with_type("playoffs"),
+            "in_season_final_dates": with_type("in-season-final"),
+            "complete": bool(s["complete"]),
+        })
+    return out

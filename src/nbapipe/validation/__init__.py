@@ -1,0 +1,1 @@
+"""Validation and monitoring: coverage, preflight, verify, checks, monitor, report."""
