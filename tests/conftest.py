@@ -33,3 +33,25 @@ def wh():
     with open_warehouse(None) as w:
         ensure_schema(w)
         yield w
+
+
+@pytest.fixture(scope="session")
+def real_home(tmp_path_factory, data_dir):
+    """A home with all of the real data ingested once per test session (read-only for tests:
+    tests that change data copy it or use their own home)."""
+    from nbapipe.sources.ingest import run_ingest
+    from nbapipe.workspace import Workspace
+    home = tmp_path_factory.mktemp("real-home")
+    ws = Workspace.at(home)
+    summary = run_ingest(ws, [data_dir])
+    ws.close()
+    assert not summary.refused, [o.as_dict() for o in summary.refused]
+    return home
+
+
+@pytest.fixture
+def real_wh(real_home):
+    """Read-only connection to the session's real-data warehouse."""
+    from nbapipe.warehouse import open_warehouse
+    with open_warehouse(real_home / "warehouse.duckdb", read_only=True) as w:
+        yield w
