@@ -87,10 +87,19 @@ def team_alias_key_sql(col: str) -> str:
 
 # --- players -------------------------------------------------------------------------------
 
-# Letters NFD does not decompose into ASCII + accent.
-_TRANSLIT = str.maketrans({"ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d",
-                           "ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i",
-                           "þ": "th", "ð": "d"})
+# Letters canonical decomposition (NFD) does not reduce to ASCII: folded explicitly. The same
+# table drives `player_lookup` and `player_lookup_sql`, so both agree on every string (a test
+# sweeps every code point). Compatibility forms (fullwidth letters, superscripts, ...) are not
+# folded on either side: DuckDB's strip_accents has no NFKD, so they are dropped on both.
+_FOLD = {
+    "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ı": "i", "ð": "d", "Ð": "d",
+    "ŀ": "l", "Ŀ": "l", "ŉ": "n", "ſ": "s",
+    "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "þ": "th", "Þ": "th",
+    "ĳ": "ij", "Ĳ": "ij", "ǆ": "dz", "ǅ": "dz", "Ǆ": "dz", "ǳ": "dz", "ǲ": "dz", "Ǳ": "dz",
+    "ǉ": "lj", "ǈ": "lj", "Ǉ": "lj", "ǌ": "nj", "ǋ": "nj", "Ǌ": "nj",
+    "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st",
+}
+_FOLD_TABLE = str.maketrans(_FOLD)
 _SUFFIX_WORDS = {"junior": "jr", "senior": "sr"}
 
 
@@ -101,20 +110,34 @@ def player_lookup(name: str | None) -> str | None:
     "jr" (likewise "sr"), roman numerals stay ("Trey Murphy III" -> "treymurphyiii")."""
     if name is None:
         return None
-    s = unicodedata.normalize("NFKD", str(name).translate(_TRANSLIT))
-    s = "".join(ch for ch in s if not unicodedata.combining(ch)).lower()
+    s = unicodedata.normalize("NFD", str(name))
+    s = "".join(ch for ch in s if not unicodedata.combining(ch))
+    s = s.translate(_FOLD_TABLE).lower()
     words = re.split(r"[^a-z0-9]+", s)
     out = "".join(_SUFFIX_WORDS.get(w, w) for w in words if w)
     return out or None
 
 
 def player_lookup_sql(col: str) -> str:
-    """DuckDB expression equal to `player_lookup(col)` (tested on every name in the data)."""
-    s = f"lower(strip_accents(translate({col}, 'øØłŁđĐıðÐ', 'ooLLdDidd')))"
-    s = f"replace(replace(replace(replace({s}, 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe'), 'þ', 'th')"
-    s = f"regexp_replace({s}, '(^|[^a-z0-9])junior([^a-z0-9]|$)', '\\1jr\\2', 'g')"
-    s = f"regexp_replace({s}, '(^|[^a-z0-9])senior([^a-z0-9]|$)', '\\1sr\\2', 'g')"
-    return f"nullif(regexp_replace({s}, '[^a-z0-9]', '', 'g'), '')"
+    """DuckDB expression equal to `player_lookup(col)` (tested on every name in the data and
+    on every code point). `col` appears more than once: pass a column, not a `?` parameter."""
+    single = {k: v for k, v in _FOLD.items() if len(v) == 1}
+    f = f"translate(strip_accents({col}), '{''.join(single)}', '{''.join(single.values())}')"
+    multi: dict[str, str] = {}
+    for k, v in _FOLD.items():
+        if len(v) > 1:
+            multi[v] = multi.get(v, "") + k
+    for v, chars in multi.items():
+        f = (f"regexp_replace({f}, '[{chars}]', '{v}', 'g')" if len(chars) > 1
+             else f"replace({f}, '{chars}', '{v}')")
+    # The folding chain only for names with a non-ASCII character (bytes <> characters).
+    s = f"lower(CASE WHEN strlen({col}) = length({col}) THEN {col} ELSE {f} END)"
+    # Words separated by two spaces and padded, so ' junior ' matches every whole word even
+    # when two are adjacent (a non-overlapping regexp would skip the second).
+    s = f"(' ' || regexp_replace({s}, '[^a-z0-9]+', '  ', 'g') || ' ')"
+    for word, short in _SUFFIX_WORDS.items():
+        s = f"replace({s}, ' {word} ', ' {short} ')"
+    return f"nullif(replace({s}, ' ', ''), '')"
 
 
 # --- games ---------------------------------------------------------------------------------

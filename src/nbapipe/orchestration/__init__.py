@@ -1,0 +1,1 @@
+"""Orchestration: the backfill runner, the event bus and the phase orchestrators."""

@@ -1,0 +1,56 @@
+"""`nbapipe backfill`: the runner under the warehouse lease, with the calendar from the state
+store. Used by the CLI, the guide's backfill_jobs entry points and the phase workers."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+from nbapipe import processors as registry
+from nbapipe.calendar import Calendar
+from nbapipe.orchestration.runner import Report, Request, Runner
+from nbapipe.state.ledger import UnitResult
+from nbapipe.workspace import Workspace
+
+
+class BackfillError(ValueError):
+    """A request that cannot be planned (usage error, exit code 2)."""
+
+
+def expand_dates(start: dt.date | None, end: dt.date | None, dates: list[dt.date] | None) -> list[dt.date]:
+    if dates:
+        if start or end:
+            raise BackfillError("give either --start-date/--end-date or --dates, not both")
+        return sorted(set(dates))
+    if not start or not end:
+        raise BackfillError("give --start-date and --end-date (or --dates D1,D2,...)")
+    if end < start:
+        raise BackfillError(f"--end-date {end} is before --start-date {start}")
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def parse_phases(phase: str) -> list[int]:
+    existing = registry.phases()
+    if phase == "all":
+        return existing
+    try:
+        n = int(phase)
+    except ValueError:
+        raise BackfillError(f"--phase must be 3, 4, 5 or all, got {phase!r}") from None
+    if n not in existing:
+        raise BackfillError(f"phase {n} has no processors yet; existing phases: {', '.join(map(str, existing))}")
+    return [n]
+
+
+def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], None] | None = None,
+                 on_wait: Callable[[dict], None] | None = None,
+                 unit_done: Callable[[UnitResult], None] | None = None) -> Report:
+    cal = Calendar.from_state(ws.state)
+    if not cal.dates:
+        raise BackfillError("the calendar is empty: run `nbapipe ingest` (or `nbapipe quickstart`) first")
+    events = on_event or (lambda k, i: None)
+    if req.dry_run:
+        # A dry run writes nothing: no lease, a read-only warehouse, no ledger rows.
+        with ws.reader() as wh:
+            return Runner(wh, ws.state, cal, on_event=events).run(req)
+    with ws.writer(f"backfill phase {','.join(map(str, req.phases))}", on_wait=on_wait) as wh:
+        return Runner(wh, ws.state, cal, on_event=events, unit_done=unit_done).run(req)

@@ -1,0 +1,432 @@
+"""The backfill runner: plan (processor, date) units from the DAG, the calendar and the ledger,
+then execute each processor once over all of its dates (set-based), replace exactly those date
+slices in one transaction, and record one ledger row per unit.
+
+Planning decides, per unit, one of:
+  run               inputs present and (resume) not already done with the same inputs
+  already_done      latest ledger row is success with the same input fingerprint
+  no_games          no game scheduled that date
+  bootstrap_skip    Phase 4 inside the season's bootstrap window
+  upstream_missing  a required input lacks rows on the date or inside its lookback (named)
+Execution turns `run` units into success / partial / failed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from nbapipe import processors as registry
+from nbapipe.calendar import Calendar
+from nbapipe.processors.base import Input, Processor
+from nbapipe.processors.sources import CHAINS, chain_view_sql
+from nbapipe.state import ledger
+from nbapipe.state.ledger import UnitResult
+from nbapipe.warehouse import Warehouse
+
+RUN, DONE, NO_GAMES, BOOTSTRAP, UPSTREAM = "run", "already_done", "no_games", "bootstrap_skip", "upstream_missing"
+
+
+@dataclass
+class Request:
+    dates: list[dt.date]
+    phases: list[int]
+    processors: list[str] | None = None
+    resume: bool = True
+    dry_run: bool = False
+    include_bootstrap: bool = False
+    skip_downstream_trigger: bool = False
+    workers: int = 1
+    command: str = "backfill"
+
+
+@dataclass
+class PlannedUnit:
+    processor: str
+    phase: int
+    game_date: dt.date
+    action: str
+    reason: str = ""
+    missing_inputs: dict | None = None
+    fingerprint: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"processor": self.processor, "phase": self.phase, "date": self.game_date.isoformat(),
+                "action": self.action, "reason": self.reason, "missing_inputs": self.missing_inputs}
+
+
+@dataclass
+class Report:
+    run_id: str
+    plan: list[PlannedUnit] = field(default_factory=list)
+    results: list[UnitResult] = field(default_factory=list)
+    auto_upstream: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[UnitResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        out["already_done"] = sum(u.action == DONE for u in self.plan)
+        return out
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "seconds": round(self.seconds, 2), "counts": self.counts(),
+                "auto_upstream": self.auto_upstream,
+                "plan": [u.as_dict() for u in self.plan],
+                "results": [r.as_dict() for r in self.results],
+                "gaps": [r.as_dict() for r in self.results if r.status in ledger.GAPS],
+                "failed": [r.as_dict() for r in self.failed]}
+
+
+Events = Callable[[str, dict], None]
+
+
+def _noop(kind: str, info: dict) -> None:
+    pass
+
+
+def resolve_processors(req: Request) -> tuple[list[str], list[str]]:
+    """The processors to run in order, and those added as missing required upstream."""
+    procs = registry.all_processors()
+    if req.processors:
+        for n in req.processors:
+            registry.get(n)
+        chosen = [n for n in procs if n in req.processors]
+    else:
+        chosen = [n for n, p in procs.items() if p.phase in req.phases]
+    full = registry.with_required_upstream(chosen)
+    return full, [n for n in full if n not in chosen]
+
+
+class Runner:
+    def __init__(self, wh: Warehouse, st, cal: Calendar, run_id: str | None = None,
+                 on_event: Events = _noop, unit_done: Callable[[UnitResult], None] | None = None):
+        self.wh, self.st, self.cal = wh, st, cal
+        self.run_id = run_id or ledger.new_run_id()
+        self.on_event = on_event
+        self.unit_done = unit_done
+        # Outcomes known so far in this run (planned or executed), by (processor, date), and
+        # the run id that produced each unit's rows.
+        self.outcome: dict[tuple[str, dt.date], str] = {}
+        self._run_ids: dict[tuple[str, dt.date], str] = {}
+
+    # --- public -------------------------------------------------------------------------
+    def run(self, req: Request) -> Report:
+        t0 = time.perf_counter()
+        names, auto = resolve_processors(req)
+        report = Report(self.run_id, auto_upstream=auto)
+        if auto:
+            self.on_event("auto_upstream", {"processors": auto})
+        dates = sorted(set(req.dates))
+        if not dates:
+            return report
+        ledger_rows = ledger.latest_map(self.st, start=dates[0], end=dates[-1], processors=names)
+        self.prior = {k: v["status"] for k, v in ledger_rows.items()}
+        self.prior_fp = {k: v["input_fingerprint"] for k, v in ledger_rows.items()}
+        self.prior_run = {k: v["run_id"] for k, v in ledger_rows.items()}
+        planned_total = 0
+        if not req.dry_run:
+            ledger.start_run(self.st, self.run_id, req.command, ",".join(map(str, req.phases)),
+                             dates[0], dates[-1], 0)
+        status = "success"
+        try:
+            for level in registry.topo_levels(names):
+                plans = {n: self.plan(registry.get(n), dates, req, n in auto) for n in level}
+                for n in level:
+                    report.plan += plans[n]
+                todo = {n: [u for u in plans[n] if u.action == RUN] for n in level}
+                planned_total += sum(len(v) for v in todo.values())
+                self.on_event("level", {"processors": level, "units": {n: len(v) for n, v in todo.items()}})
+                if req.dry_run:
+                    for n in level:
+                        for u in plans[n]:
+                            self.outcome[(n, u.game_date)] = "success" if u.action in (RUN, DONE) else u.action
+                    continue
+                skipped = [self._skip_result(u) for n in level for u in plans[n] if u.action not in (RUN, DONE)]
+                self._record(report, skipped)
+                for n in level:
+                    for u in plans[n]:
+                        if u.action == DONE:
+                            self.outcome[(n, u.game_date)] = "success"
+                results = self._execute_level(level, todo, req.workers)
+                self._record(report, results)
+                ledger.progress_run(self.st, self.run_id, len(report.results))
+            if report.failed:
+                status = "failed"
+        except BaseException:
+            status = "crashed"
+            raise
+        finally:
+            report.seconds = time.perf_counter() - t0
+            if not req.dry_run:
+                ledger.finish_run(self.st, self.run_id, status)
+        return report
+
+    # --- planning -----------------------------------------------------------------------
+    def plan(self, p: Processor, dates: list[dt.date], req: Request, auto: bool) -> list[PlannedUnit]:
+        lo = self._lookback_start(p, dates[0])
+        present = {i.name: self._present_dates(i, lo, dates[-1]) for i in p.inputs if i.required}
+        fps = self._fingerprints(p, dates)
+        resume = req.resume or auto        # added upstream only fills what is missing
+        units = []
+        for d in dates:
+            key = (p.name, d)
+            u = PlannedUnit(p.name, p.phase, d, RUN, fingerprint=fps.get(d))
+            if not self.cal.is_game_date(d):
+                u.action, u.reason = NO_GAMES, "no game scheduled"
+            elif p.bootstrap_skip and self.cal.is_bootstrap(d) and not req.include_bootstrap:
+                u.action, u.reason = BOOTSTRAP, f"inside the {self.cal.season_of(d)} bootstrap window"
+            else:
+                missing = self._missing_inputs(p, d, present)
+                if missing:
+                    u.action, u.missing_inputs = UPSTREAM, missing
+                    u.reason = "missing " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in missing.items())
+                elif resume and self.prior.get(key) == "success" and self.prior_fp.get(key) == u.fingerprint:
+                    u.action, u.reason = DONE, "already done with the same inputs"
+                else:
+                    u.reason = "will run" if key not in self.prior else \
+                        f"will run (was {self.prior[key]}{', inputs changed' if self.prior[key] == 'success' else ''})"
+            units.append(u)
+        return units
+
+    def _lookback_start(self, p: Processor, first: dt.date) -> dt.date:
+        if p.lookback == "season":
+            season = self.cal.season_of(first)
+            s = self.cal.seasons.get(season)
+            return min(first, dt.date.fromisoformat(s["first_game_date"])) if s else first
+        return first - dt.timedelta(days=int(p.lookback))
+
+    def _window(self, p: Processor, d: dt.date) -> list[dt.date]:
+        """Game dates of the lookback strictly before d (same season for 'season')."""
+        if p.lookback == "season":
+            season = self.cal.season_of(d)
+            return [g for g in self.cal.dates if g < d and self.cal.dates[g]["season"] == season]
+        lo = d - dt.timedelta(days=int(p.lookback))
+        return [g for g in self.cal.game_dates(lo, d) if g < d]
+
+    def _upstream_ledger(self, name: str, lo: dt.date, hi: dt.date) -> dict[dt.date, dict]:
+        """Latest ledger rows of an upstream processor, overridden by this run's outcomes."""
+        rows = {dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
+                for r in ledger.latest(self.st, start=lo, end=hi, processors=[name])}
+        for (n, d), s in self.outcome.items():
+            if n == name and lo <= d <= hi:
+                rows[d] = {"status": s, "run_id": self._run_ids.get((n, d), rows.get(d, {}).get("run_id"))}
+        return rows
+
+    def _present_dates(self, i: Input, lo: dt.date, hi: dt.date) -> set[dt.date]:
+        if i.kind == "processor":
+            return {d for d, r in self._upstream_ledger(i.name, lo, hi).items()
+                    if r["status"] in ("success", "partial")}
+        tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
+        out: set[dt.date] = set()
+        for t in tables:
+            if self.wh.table_exists(t):
+                out |= {r[0] for r in self.wh.tuples(
+                    f"SELECT DISTINCT game_date FROM {t} WHERE game_date BETWEEN ? AND ?", [lo, hi])}
+        return out
+
+    def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> dict:
+        missing: dict[str, list[str]] = {}
+        for i in p.inputs:
+            if not i.required:
+                continue
+            have = present[i.name]
+            need = []
+            if i.when in ("date", "both") and d not in have:
+                need.append(d)
+            if i.when in ("lookback", "both"):
+                need += [g for g in self._window(p, d) if g not in have]
+            if need:
+                missing[i.name] = [x.isoformat() for x in sorted(need)]
+        return missing
+
+    def _fingerprints(self, p: Processor, dates: list[dt.date]) -> dict[dt.date, str]:
+        """Per date: a hash of the processor's SQL and its inputs' signatures (raw tables: row
+        count and last ingest time per date; processors: the run id of their unit) over the
+        date and its lookback. A changed input or a recomputed upstream makes the unit stale."""
+        lo = self._lookback_start(p, dates[0])
+        sig: dict[dt.date, list[str]] = {}
+        for i in p.inputs:
+            for d, s in self._signatures(i, lo, dates[-1]).items():
+                sig.setdefault(d, []).append(f"{i.name}={s}")
+        code = hashlib.md5(p.sql.encode()).hexdigest()
+        day_sig = {d: "|".join(sorted(v)) for d, v in sig.items()}
+        out = {}
+        if p.lookback == "season":
+            # A running hash over the season's dates: O(dates), not O(dates x window).
+            running: dict[str, str] = {}
+            for d in sorted(set(day_sig) | set(dates)):
+                season = self.cal.season_of(d)
+                running[season] = hashlib.md5((running.get(season, code) + str(d) + day_sig.get(d, "")).encode()).hexdigest()
+                out[d] = running[season]
+        else:
+            n = int(p.lookback)
+            for d in dates:
+                parts = [f"{x}:{day_sig[x]}" for x in sorted(day_sig) if d - dt.timedelta(days=n) <= x <= d]
+                out[d] = hashlib.md5((code + ";".join(parts)).encode()).hexdigest()
+        return {d: out[d] for d in dates}
+
+    def _signatures(self, i: Input, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
+        if i.kind == "processor":
+            return {d: str(r["run_id"]) for d, r in self._upstream_ledger(i.name, lo, hi).items()
+                    if r["status"] in ("success", "partial")}
+        tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
+        out: dict[dt.date, str] = {}
+        for t in tables:
+            if not self.wh.table_exists(t):
+                continue
+            cols = set(self.wh.columns(t))
+            stamp = "max(ingested_at)" if "ingested_at" in cols else ("max(run_id)" if "run_id" in cols else "''")
+            for d, n, s in self.wh.tuples(
+                    f"SELECT game_date, count(*), CAST({stamp} AS VARCHAR) FROM {t} "
+                    f"WHERE game_date BETWEEN ? AND ? GROUP BY 1", [lo, hi]):
+                out[d] = out.get(d, "") + f"{t}:{n}:{s};"
+        return out
+
+    # --- execution ----------------------------------------------------------------------
+    def _execute_level(self, level: list[str], todo: dict[str, list[PlannedUnit]], workers: int) -> list[UnitResult]:
+        jobs = [(registry.get(n), todo[n]) for n in level if todo[n]]
+        if workers <= 1 or len(jobs) <= 1:
+            return [r for p, units in jobs for r in self.execute(self.wh, p, units)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self._execute_on_cursor, p, units) for p, units in jobs]
+            return [r for f in futures for r in f.result()]
+
+    def _execute_on_cursor(self, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
+        cur = Warehouse(self.wh.con.cursor(), self.wh.path, False)
+        try:
+            return self.execute(cur, p, units)
+        finally:
+            cur.close()
+
+    def execute(self, wh: Warehouse, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
+        """One SQL statement for all of the processor's dates, then one transaction that
+        replaces exactly those slices."""
+        dates = [u.game_date for u in units]
+        started = ledger.now_iso()
+        t0 = time.perf_counter()
+        self.on_event("processor_start", {"processor": p.name, "units": len(units)})
+        out = f"_out_{p.name}"
+        try:
+            self._prepare(wh, p, dates)
+            wh.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({p.sql}) q "
+                       f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+            dupes = wh.scalar(f"SELECT count(*) FROM (SELECT {', '.join(p.key)} FROM {out} "
+                              f"GROUP BY {', '.join(p.key)} HAVING count(*) > 1)")
+            if dupes:
+                raise RuntimeError(f"{dupes} duplicate keys ({', '.join(p.key)}) in the output")
+            counts = dict(wh.tuples(f"SELECT {p.slice_column}, count(*) FROM {out} GROUP BY 1"))
+            expected = self._expected(wh, p, out)
+            sources = self._sources(wh, p, out)
+            with wh.transaction():
+                self._write(wh, p, out, dates)
+        except Exception as e:
+            secs = time.perf_counter() - t0
+            err = f"{e.__class__.__name__}: {e}"
+            tb = "".join(traceback.format_exception_only(type(e), e)).strip()
+            self.on_event("processor_failed", {"processor": p.name, "error": err})
+            return [UnitResult(p.name, p.phase, d, "failed", error=err, detail=tb[:2000],
+                               input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
+                               started_at=started, run_id=self.run_id) for u, d in zip(units, dates)]
+        secs = time.perf_counter() - t0
+        results = []
+        for u in units:
+            d = u.game_date
+            rows = counts.get(d, 0)
+            exp, covered, entity = expected.get(d, (None, None, None))
+            status, detail = "success", None
+            if rows == 0:
+                status, detail = "failed", "produced no rows although its required inputs have rows"
+            elif exp is not None and covered is not None and covered < exp:
+                status = "partial"
+                detail = f"{covered} of {exp} expected {entity} present; the rest lack a required input"
+            results.append(UnitResult(p.name, p.phase, d, status, rows=rows, expected=exp,
+                                      source_used=sources.get(d), input_fingerprint=u.fingerprint,
+                                      detail=detail, error=detail if status == "failed" else None,
+                                      duration_s=round(secs / len(units), 4),
+                                      started_at=started, run_id=self.run_id))
+        self.on_event("processor_done", {"processor": p.name, "units": len(units), "seconds": secs})
+        return results
+
+    def _prepare(self, wh: Warehouse, p: Processor, dates: list[dt.date]) -> None:
+        lo = self._lookback_start(p, dates[0])
+        wh.execute("CREATE OR REPLACE TEMP TABLE run_dates (game_date DATE)")
+        wh.con.executemany("INSERT INTO run_dates VALUES (?)", [[d] for d in dates])
+        wh.execute("CREATE OR REPLACE TEMP TABLE run_bounds AS SELECT CAST(? AS DATE) AS start_date, "
+                   "CAST(? AS DATE) AS end_date, CAST(? AS DATE) AS lookback_start, CAST(? AS VARCHAR) AS run_id",
+                   [dates[0], dates[-1], lo, self.run_id])
+        for i in p.inputs:
+            if i.kind == "chain":
+                self._chain_view(wh, i.name[6:])
+
+    def _chain_view(self, wh: Warehouse, name: str) -> None:
+        chain = CHAINS[name]
+        # A chain may be built on another (team totals reconstructed from player rows).
+        if name == "team_boxscores":
+            self._chain_view(wh, "player_boxscores")
+        available = {t: set(wh.columns(t)) for t in chain.tables() if wh.table_exists(t)}
+        wh.execute(f"CREATE OR REPLACE TEMP VIEW {chain.view} AS {chain_view_sql(chain, available)}")
+
+    def _expected(self, wh: Warehouse, p: Processor, out: str) -> dict[dt.date, tuple]:
+        if not p.expected_sql:
+            return {}
+        sql = p.expected_sql.replace("{out}", out)
+        return {r[0]: (r[1], r[2], r[3]) for r in wh.tuples(sql)}
+
+    def _sources(self, wh: Warehouse, p: Processor, out: str) -> dict[dt.date, str]:
+        if not p.source_column:
+            return {}
+        return dict(wh.tuples(f"SELECT {p.slice_column}, string_agg(DISTINCT CAST({p.source_column} AS VARCHAR), ',' "
+                              f"ORDER BY CAST({p.source_column} AS VARCHAR)) FROM {out} GROUP BY 1"))
+
+    def _write(self, wh: Warehouse, p: Processor, out: str, dates: list[dt.date]) -> None:
+        if not wh.table_exists(p.table):
+            wh.execute(f"CREATE TABLE {p.table} AS SELECT * FROM {out} WHERE false")
+        cols = wh.columns(p.table)
+        wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+        wh.execute(f"INSERT INTO {p.table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {out} "
+                   f"ORDER BY {', '.join(p.key)}")
+
+    # --- bookkeeping --------------------------------------------------------------------
+    def _skip_result(self, u: PlannedUnit) -> UnitResult:
+        return UnitResult(u.processor, u.phase, u.game_date, u.action, detail=u.reason,
+                          missing_inputs=u.missing_inputs, input_fingerprint=u.fingerprint,
+                          run_id=self.run_id, started_at=ledger.now_iso(), duration_s=0.0)
+
+    def _record(self, report: Report, results: list[UnitResult]) -> None:
+        # A skip already recorded with the same outcome is not written again (reruns stay quiet).
+        fresh = [r for r in results if not (r.status in (NO_GAMES, BOOTSTRAP)
+                                            and self.prior.get((r.processor, r.game_date)) == r.status)]
+        ledger.record(self.st, self.run_id, fresh)
+        for r in results:
+            self.outcome[(r.processor, r.game_date)] = r.status
+            if r.status in ("success", "partial"):
+                self._run_ids[(r.processor, r.game_date)] = self.run_id
+            report.results.append(r)
+            if self.unit_done and r in fresh:
+                self.unit_done(r)
+        # Upstream-missing slices hold no rows: stale rows of an earlier run must not survive.
+        gone = [r for r in results if r.status == UPSTREAM]
+        if gone:
+            by_proc: dict[str, list[dt.date]] = {}
+            for r in gone:
+                by_proc.setdefault(r.processor, []).append(r.game_date)
+            for name, ds in by_proc.items():
+                p = registry.get(name)
+                if self.wh.table_exists(p.table):
+                    self.wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN ({','.join('?' * len(ds))})", ds)
+
+
+def _dates_text(ds: list[str]) -> str:
+    if len(ds) <= 3:
+        return ", ".join(ds)
+    return f"{len(ds)} dates ({ds[0]}..{ds[-1]})"

@@ -1,0 +1,1 @@
+"""Phase 3 analytics processors (one .py + .sql each)."""

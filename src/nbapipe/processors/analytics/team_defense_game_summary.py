@@ -1,0 +1,17 @@
+from nbapipe.processors.base import Input, processor
+
+PROCESSOR = processor(
+    __name__,
+    name="team_defense_game_summary", phase=3,
+    table="nba_analytics.team_defense_game_summary", key=("game_date", "defending_team_abbr"),
+    description="The opponent's offence seen from the defending team, plus steals/blocks/rebounds",
+    inputs=(
+        Input("team_offense_game_summary"),                 # both teams' offence of the game
+        Input("chain:player_boxscores", required=False),    # steals/blocks/dreb from player rows
+    ),
+    expected_sql="""
+        SELECT d.game_date, 2 * count(DISTINCT s.game_id), (SELECT count(*) FROM {out} o WHERE o.game_date = d.game_date), 'team-games'
+        FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+        WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+        GROUP BY d.game_date""",
+)

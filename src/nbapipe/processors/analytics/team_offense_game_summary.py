@@ -1,0 +1,19 @@
+from nbapipe.processors.base import Input, processor
+
+PROCESSOR = processor(
+    __name__,
+    name="team_offense_game_summary", phase=3,
+    table="nba_analytics.team_offense_game_summary", key=("game_date", "team_abbr"),
+    description="Team box score per game with possessions, offensive rating, pace, TS%, zones",
+    inputs=(
+        Input("chain:team_boxscores"),                      # team box -> game logs -> from players
+        Input("nba_reference.schedule"),
+        Input("nba_raw.nbac_shot_chart", required=False),   # zones where shot data exist
+    ),
+    # Both teams of every scheduled game are expected.
+    expected_sql="""
+        SELECT d.game_date, 2 * count(DISTINCT s.game_id), (SELECT count(*) FROM {out} o WHERE o.game_date = d.game_date), 'team-games'
+        FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+        WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+        GROUP BY d.game_date""",
+)

@@ -1,0 +1,25 @@
+from nbapipe.processors.base import Input, processor
+
+PROCESSOR = processor(
+    __name__,
+    name="upcoming_player_game_context", phase=3,
+    table="nba_analytics.upcoming_player_game_context", key=("game_date", "player_lookup"),
+    description="Per player and game date, from games strictly before it: rest, recent load, "
+                "recent scoring, opponent pace, and the points line",
+    inputs=(
+        Input("nba_reference.schedule"),
+        Input("player_game_summary", when="lookback"),        # every earlier date of the season
+        Input("team_offense_game_summary", when="lookback"),  # opponent pace
+        Input("nba_raw.odds_api_player_points_props", required=False),
+        Input("nba_raw.bettingpros_player_points_props", required=False),
+    ),
+    lookback="season",
+    source_column="universe_source",
+    # Every team playing that date is expected to have its players.
+    expected_sql="""
+        SELECT d.game_date, 2 * count(DISTINCT s.game_id),
+               (SELECT count(DISTINCT o.team_abbr) FROM {out} o WHERE o.game_date = d.game_date), 'teams'
+        FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+        WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+        GROUP BY d.game_date""",
+)

@@ -1,0 +1,77 @@
+"""The processor contract: what a model is, stated once, next to its SQL.
+
+Like a SQLMesh/dbt model: a name, a phase, an output table with its key and slice (date)
+column, declared inputs (raw tables, fallback chains and upstream processors, each required or
+optional), a lookback, and one SELECT in `<name>.sql` beside the module. The runner owns
+dates, writes, ledger rows, events and retries; a processor only says what its rows are.
+
+The SELECT computes every requested date at once. It may read:
+  run_dates(game_date DATE)           the dates to produce (the output is filtered to them),
+  run_bounds(start_date, end_date, lookback_start)   their range and the lookback start,
+  src_<chain>                         the fallback chains of sources.py, resolved per game,
+and any warehouse table. Anything computed for date D reads only games strictly before D,
+except a Phase 3 box-score summary of D itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Input:
+    """A declared input. `name` is a table (schema.table), a fallback chain (chain:<name>) or
+    an upstream processor (its name). `when`: 'date' = must have rows on the unit's date,
+    'lookback' = on every game date of the lookback strictly before it, 'both'."""
+    name: str
+    required: bool = True
+    when: str = "date"
+
+    @property
+    def kind(self) -> str:
+        if self.name.startswith("chain:"):
+            return "chain"
+        return "table" if "." in self.name else "processor"
+
+
+@dataclass(frozen=True)
+class Processor:
+    name: str
+    phase: int
+    table: str
+    key: tuple[str, ...]
+    inputs: tuple[Input, ...]
+    slice_column: str = "game_date"
+    # Days of history read before a date: an int, or "season" (from the season's first game).
+    lookback: int | str = 0
+    description: str = ""
+    # Expected entities per date (success vs partial): a SELECT over run_dates returning
+    # (game_date, expected). None: every game date expects at least one row.
+    expected_sql: str | None = None
+    # Phase 4: inside the bootstrap window the processor writes nothing (bootstrap_skip).
+    bootstrap_skip: bool = False
+    # Columns a processor reports as the source it used (for the ledger's source_used).
+    source_column: str | None = "data_source"
+    module: str = field(default="", compare=False)
+
+    @property
+    def sql(self) -> str:
+        pkg, _, mod = self.module.rpartition(".")
+        return resources.files(pkg).joinpath(f"{mod}.sql").read_text(encoding="utf-8")
+
+    @property
+    def upstream(self) -> list[str]:
+        return [i.name for i in self.inputs if i.kind == "processor"]
+
+    @property
+    def required_upstream(self) -> list[str]:
+        return [i.name for i in self.inputs if i.kind == "processor" and i.required]
+
+    @property
+    def schema(self) -> str:
+        return self.table.split(".")[0]
+
+
+def processor(module: str, **kw) -> Processor:
+    """Declare a processor from its module (the .sql file sits beside it)."""
+    return Processor(module=module, **kw)

@@ -1,0 +1,120 @@
+"""Fallback chains as data (DESIGN section 7): for each kind of input, the sources in order of
+preference with their quality tier. The runner turns each chain into a temporary view
+`src_<chain>` that keeps, per game, only the rows of the best source that has that game, and
+labels every row with the source it came from and its quality.
+
+Changing a preference is an edit of this table, not of any processor's SQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TIER_SCORE = {"gold": 100, "silver": 75, "bronze": 50}
+
+
+@dataclass(frozen=True)
+class Member:
+    source: str                      # the name recorded in each row's data_source
+    table: str | None = None         # a raw table ...
+    data_source: str | None = None   # ... optionally only this loader family's rows
+    sql: str | None = None           # ... or a SELECT (e.g. a reconstruction from other rows)
+    tier: str = "gold"
+
+
+@dataclass(frozen=True)
+class Chain:
+    name: str
+    columns: tuple[str, ...]
+    members: tuple[Member, ...]
+    grain: str = "game_id"           # the unit a source is chosen for
+    canonical_players: bool = False  # map player_lookup through nba_reference.player_alias
+
+    @property
+    def view(self) -> str:
+        return f"src_{self.name}"
+
+    def tables(self) -> list[str]:
+        return sorted({m.table for m in self.members if m.table})
+
+
+PLAYER_COLUMNS = (
+    "game_id", "game_date", "season_year", "game_type", "team_abbr", "opponent_team_abbr",
+    "home_away", "player_lookup", "player_name", "player_status", "dnp_reason", "starter_flag",
+    "minutes_played", "points", "fg_makes", "fg_attempts", "three_pt_makes", "three_pt_attempts",
+    "ft_makes", "ft_attempts", "offensive_rebounds", "defensive_rebounds", "total_rebounds",
+    "assists", "steals", "blocks", "turnovers", "personal_fouls", "plus_minus",
+)
+TEAM_COLUMNS = (
+    "game_id", "game_date", "season_year", "game_type", "team_abbr", "opponent_team_abbr",
+    "home_away", "win_flag", "minutes", "points", "fg_makes", "fg_attempts", "three_pt_makes",
+    "three_pt_attempts", "ft_makes", "ft_attempts", "offensive_rebounds", "defensive_rebounds",
+    "total_rebounds", "assists", "steals", "blocks", "turnovers", "personal_fouls",
+    "overtime_periods",
+)
+
+# Team totals rebuilt from the best player rows: the last resort when no team source has the game.
+_TEAM_FROM_PLAYERS = """
+SELECT game_id, min(game_date) AS game_date, min(season_year) AS season_year,
+       min(game_type) AS game_type, team_abbr, min(opponent_team_abbr) AS opponent_team_abbr,
+       min(home_away) AS home_away, CAST(NULL AS BOOLEAN) AS win_flag,
+       CAST(round(sum(minutes_played)) AS INTEGER) AS minutes, sum(points) AS points,
+       sum(fg_makes) AS fg_makes, sum(fg_attempts) AS fg_attempts,
+       sum(three_pt_makes) AS three_pt_makes, sum(three_pt_attempts) AS three_pt_attempts,
+       sum(ft_makes) AS ft_makes, sum(ft_attempts) AS ft_attempts,
+       sum(offensive_rebounds) AS offensive_rebounds, sum(defensive_rebounds) AS defensive_rebounds,
+       sum(total_rebounds) AS total_rebounds, sum(assists) AS assists, sum(steals) AS steals,
+       sum(blocks) AS blocks, sum(turnovers) AS turnovers, sum(personal_fouls) AS personal_fouls,
+       CAST(NULL AS INTEGER) AS overtime_periods
+FROM src_player_boxscores
+WHERE player_status = 'active'
+GROUP BY game_id, team_abbr"""
+
+CHAINS: dict[str, Chain] = {c.name: c for c in (
+    Chain("player_boxscores", PLAYER_COLUMNS, canonical_players=True, members=(
+        Member("nbac_gamebook", "nba_raw.nbac_gamebook_player_stats", data_source="nbac_gamebook"),
+        Member("nbac_gamebook_player_stats", "nba_raw.nbac_gamebook_player_stats", data_source="bbref"),
+        Member("nbac_player_boxscores", "nba_raw.nbac_player_boxscores", tier="silver"),
+        Member("bdl_player_boxscores", "nba_raw.bdl_player_boxscores", tier="silver"),
+    )),
+    Chain("team_boxscores", TEAM_COLUMNS, members=(
+        Member("nbac_team_boxscore", "nba_raw.nbac_team_boxscore"),
+        Member("nbac_team_game_logs", "nba_raw.nbac_team_game_logs", tier="silver"),
+        Member("reconstructed_from_players", sql=_TEAM_FROM_PLAYERS, tier="bronze"),
+    )),
+)}
+
+# Columns a member lacks are NULL in the view (e.g. DNP status in the NBA.com player logs).
+_DEFAULTS = {"player_status": "'active'", "starter_flag": "CAST(NULL AS BOOLEAN)"}
+
+
+def chain_view_sql(chain: Chain, available: dict[str, set[str]]) -> str:
+    """The SELECT of view src_<chain>: every member's rows within the run bounds, then per
+    grain (game) only the best-ranked member's rows. `available` maps table -> its columns
+    (a member whose table does not exist is left out)."""
+    parts = []
+    for rank, m in enumerate(chain.members):
+        if m.sql:
+            body = f"SELECT * FROM ({m.sql})"
+            cols = set(chain.columns)
+        elif m.table in available:
+            cols = available[m.table]
+            where = f" AND data_source = '{m.data_source}'" if m.data_source else ""
+            body = (f"SELECT * FROM {m.table} WHERE game_date BETWEEN "
+                    f"(SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds){where}")
+        else:
+            continue
+        select = ", ".join(c if c in cols else f"{_DEFAULTS.get(c, 'NULL')} AS {c}" for c in chain.columns)
+        parts.append(f"SELECT {select}, '{m.source}' AS data_source, '{m.tier}' AS quality_tier, "
+                     f"{TIER_SCORE[m.tier]} AS quality_score, {rank} AS source_rank FROM ({body})")
+    union = " UNION ALL ".join(parts)
+    cols = ", ".join(f"u.{c}" for c in chain.columns if c != "player_lookup" or not chain.canonical_players)
+    meta = "u.data_source, u.quality_tier, u.quality_score"
+    if chain.canonical_players:
+        # One identity per player across sources: fallback spellings map to the registry's.
+        cols += ", coalesce(a.player_lookup, u.player_lookup) AS player_lookup"
+        alias = "LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = u.player_lookup"
+    else:
+        alias = ""
+    return f"""WITH u AS ({union}),
+        best AS (SELECT {chain.grain}, min(source_rank) AS best_rank FROM u GROUP BY {chain.grain})
+        SELECT {cols}, {meta} FROM u
+        JOIN best b ON b.{chain.grain} = u.{chain.grain} AND b.best_rank = u.source_rank {alias}"""

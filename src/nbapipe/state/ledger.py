@@ -1,0 +1,126 @@
+"""The run ledger: one row per (processor, date) outcome; the latest row is the unit's status.
+
+Statuses (DESIGN section 5): success, partial, no_games, bootstrap_skip, upstream_missing,
+failed. Coverage counts success over expected dates; no_games is never expected and
+bootstrap_skip is expected but not missing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from nbapipe.state.store import StateStore
+
+STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "upstream_missing", "failed")
+DONE = ("success",)
+GAPS = ("upstream_missing", "partial")
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class UnitResult:
+    processor: str
+    phase: int
+    game_date: dt.date
+    status: str
+    rows: int = 0
+    expected: int | None = None
+    source_used: str | None = None
+    input_fingerprint: str | None = None
+    missing_inputs: dict | None = None      # input -> list of ISO dates
+    detail: str | None = None
+    error: str | None = None
+    duration_s: float | None = None
+    started_at: str | None = None
+    run_id: str | None = None
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["date"] = self.game_date.isoformat()
+        d.pop("game_date")
+        return d
+
+
+def record(st: StateStore, run_id: str, results: Iterable[UnitResult]) -> int:
+    rows = [[run_id, r.processor, r.phase, r.game_date.isoformat(), r.status, r.rows, r.expected,
+             r.source_used, r.input_fingerprint,
+             json.dumps(r.missing_inputs, sort_keys=True) if r.missing_inputs else None,
+             r.detail, r.error, r.duration_s, r.started_at, now_iso()] for r in results]
+    if rows:
+        with st.tx() as con:
+            con.executemany(
+                "INSERT INTO run_ledger (run_id, processor, phase, game_date, status, rows, expected, "
+                "source_used, input_fingerprint, missing_inputs, detail, error, duration_s, started_at, "
+                "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
+
+
+def latest(st: StateStore, start: dt.date | None = None, end: dt.date | None = None,
+           processors: Iterable[str] | None = None, phase: int | None = None,
+           dates: Iterable[dt.date] | None = None) -> list[dict]:
+    """The latest ledger row of every (processor, date) in the range."""
+    where, params = [], []
+    if start:
+        where.append("game_date >= ?")
+        params.append(start.isoformat())
+    if end:
+        where.append("game_date <= ?")
+        params.append(end.isoformat())
+    if dates is not None:
+        ds = [d.isoformat() for d in dates]
+        where.append(f"game_date IN ({','.join('?' * len(ds))})" if ds else "0")
+        params += ds
+    if processors is not None:
+        ps = list(processors)
+        where.append(f"processor IN ({','.join('?' * len(ps))})" if ps else "0")
+        params += ps
+    if phase is not None:
+        where.append("phase = ?")
+        params.append(phase)
+    clause = " AND ".join(where) or "1"
+    rows = st.rows(f"""
+        SELECT l.* FROM run_ledger l
+        JOIN (SELECT processor, game_date, max(id) AS id FROM run_ledger WHERE {clause}
+              GROUP BY processor, game_date) m ON m.id = l.id
+        ORDER BY l.game_date, l.phase, l.processor""", params)
+    for r in rows:
+        r["missing_inputs"] = json.loads(r["missing_inputs"]) if r["missing_inputs"] else None
+    return rows
+
+
+def latest_map(st: StateStore, **kw) -> dict[tuple[str, dt.date], dict]:
+    return {(r["processor"], dt.date.fromisoformat(r["game_date"])): r for r in latest(st, **kw)}
+
+
+# --- runs (for progress, rate and ETA) ---------------------------------------------------------
+
+def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.date | None,
+              end: dt.date | None, planned: int) -> None:
+    with st.tx() as con:
+        con.execute("INSERT OR REPLACE INTO runs (run_id, command, phases, start_date, end_date, planned, "
+                    "done, status, host, pid, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?, ?, ?)",
+                    [run_id, command, phases, start.isoformat() if start else None,
+                     end.isoformat() if end else None, planned, socket.gethostname(), os.getpid(),
+                     now_iso(), now_iso()])
+
+
+def progress_run(st: StateStore, run_id: str, done: int) -> None:
+    with st.tx() as con:
+        con.execute("UPDATE runs SET done = ?, updated_at = ? WHERE run_id = ?", [done, now_iso(), run_id])
+
+
+def finish_run(st: StateStore, run_id: str, status: str) -> None:
+    with st.tx() as con:
+        con.execute("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE run_id = ?",
+                    [status, now_iso(), now_iso(), run_id])
