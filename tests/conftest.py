@@ -55,3 +55,65 @@ def real_wh(real_home):
     from nbapipe.warehouse import open_warehouse
     with open_warehouse(real_home / "warehouse.duckdb", read_only=True) as w:
         yield w
+
+
+def copy_home(src, dst):
+    """A private copy of a prepared home (tests that change data work on their own copy)."""
+    import shutil
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.lock"))
+    return dst
+
+
+def all_dates(start: str, end: str):
+    import datetime as dt
+    s, e = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return [s + dt.timedelta(days=i) for i in range((e - s).days + 1)]
+
+
+def backfill(home, start: str, end: str, phases=(3,), **kw):
+    """Run the backfill runner in-process on `home` over [start, end]."""
+    from nbapipe.orchestration.backfill import run_backfill
+    from nbapipe.orchestration.runner import Request
+    from nbapipe.workspace import Workspace
+    ws = Workspace.at(home)
+    try:
+        return run_backfill(ws, Request(dates=all_dates(start, end), phases=list(phases), **kw))
+    finally:
+        ws.close()
+
+
+@pytest.fixture(scope="session")
+def phase3_home(tmp_path_factory, real_home):
+    """The real-data home with Phase 3 backfilled over the three bbref seasons."""
+    home = copy_home(real_home, tmp_path_factory.mktemp("phase3") / "home")
+    report = backfill(home, "2021-10-01", "2024-06-30", phases=(3,), skip_downstream_trigger=True)
+    assert not report.failed, [r.as_dict() for r in report.failed][:3]
+    return home
+
+
+@pytest.fixture
+def phase3_wh(phase3_home):
+    from nbapipe.warehouse import open_warehouse
+    with open_warehouse(phase3_home / "warehouse.duckdb", read_only=True) as w:
+        yield w
+
+
+PHASE3_TABLES = ["nba_analytics.team_offense_game_summary", "nba_analytics.team_defense_game_summary",
+                 "nba_analytics.upcoming_team_game_context", "nba_analytics.player_game_summary",
+                 "nba_analytics.upcoming_player_game_context"]
+
+
+def table_differences(home_a, home_b, table: str, where: str = "true") -> int:
+    """Rows of `table` that differ between two homes, ignoring run ids and timestamps
+    (the only columns allowed to differ between reruns)."""
+    import duckdb
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{home_a / 'warehouse.duckdb'}' AS a (READ_ONLY)")
+        con.execute(f"ATTACH '{home_b / 'warehouse.duckdb'}' AS b (READ_ONLY)")
+        q = (f"SELECT * EXCLUDE (run_id, processed_at) FROM {{db}}.{table} WHERE {where}")
+        n = con.execute(f"SELECT (SELECT count(*) FROM ({q.format(db='a')} EXCEPT ALL {q.format(db='b')})) + "
+                        f"(SELECT count(*) FROM ({q.format(db='b')} EXCEPT ALL {q.format(db='a')}))").fetchone()[0]
+        return n
+    finally:
+        con.close()

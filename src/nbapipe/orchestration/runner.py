@@ -189,7 +189,7 @@ class Runner:
                 missing = self._missing_inputs(p, d, present)
                 if missing:
                     u.action, u.missing_inputs = UPSTREAM, missing
-                    u.reason = "missing " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in missing.items())
+                    u.reason = "missing " + "; ".join(f"{_input_text(k)} on {_dates_text(v)}" for k, v in missing.items())
                 elif resume and self.prior.get(key) == "success" and self.prior_fp.get(key) == u.fingerprint:
                     u.action, u.reason = DONE, "already done with the same inputs"
                 else:
@@ -262,12 +262,18 @@ class Runner:
         day_sig = {d: "|".join(sorted(v)) for d, v in sig.items()}
         out = {}
         if p.lookback == "season":
-            # A running hash over the season's dates: O(dates), not O(dates x window).
+            # A running hash over the season's input signatures, O(dates): it depends only on
+            # the data dated on or before d, never on which dates this run was asked for.
             running: dict[str, str] = {}
-            for d in sorted(set(day_sig) | set(dates)):
-                season = self.cal.season_of(d)
-                running[season] = hashlib.md5((running.get(season, code) + str(d) + day_sig.get(d, "")).encode()).hexdigest()
-                out[d] = running[season]
+            data_dates = sorted(day_sig)
+            i = 0
+            for d in sorted(dates):
+                while i < len(data_dates) and data_dates[i] <= d:
+                    x = data_dates[i]
+                    season = self.cal.season_of(x)
+                    running[season] = hashlib.md5((running.get(season, code) + str(x) + day_sig[x]).encode()).hexdigest()
+                    i += 1
+                out[d] = running.get(self.cal.season_of(d), code)
         else:
             n = int(p.lookback)
             for d in dates:
@@ -424,6 +430,13 @@ class Runner:
                 p = registry.get(name)
                 if self.wh.table_exists(p.table):
                     self.wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN ({','.join('?' * len(ds))})", ds)
+
+
+def _input_text(name: str) -> str:
+    """A chain is named by its sources in order of preference."""
+    if name.startswith("chain:"):
+        return f"{name[6:]} (no rows in any of {', '.join(CHAINS[name[6:]].tables())})"
+    return name
 
 
 def _dates_text(ds: list[str]) -> str:

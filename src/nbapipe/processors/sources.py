@@ -70,8 +70,10 @@ GROUP BY game_id, team_abbr"""
 
 CHAINS: dict[str, Chain] = {c.name: c for c in (
     Chain("player_boxscores", PLAYER_COLUMNS, canonical_players=True, members=(
-        Member("nbac_gamebook", "nba_raw.nbac_gamebook_player_stats", data_source="nbac_gamebook"),
+        # The Basketball-Reference pages stand in for the gamebook here: complete for every season
+        # and cross-checked; the parsed gamebook PDF (last names only for inactives) comes next.
         Member("nbac_gamebook_player_stats", "nba_raw.nbac_gamebook_player_stats", data_source="bbref"),
+        Member("nbac_gamebook", "nba_raw.nbac_gamebook_player_stats", data_source="nbac_gamebook"),
         Member("nbac_player_boxscores", "nba_raw.nbac_player_boxscores", tier="silver"),
         Member("bdl_player_boxscores", "nba_raw.bdl_player_boxscores", tier="silver"),
     )),

@@ -12,6 +12,7 @@ The caller wraps a whole file in one transaction, so a file loads completely or 
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -72,6 +74,11 @@ class Loader:
     matches: Callable[[Any], bool] | None = None  # JSON: shape test on the parsed document
     records: Callable[[Any], list[dict]] | None = None  # JSON: document -> flat records
     nullable_key: frozenset[str] = frozenset()    # key columns allowed to be NULL (matched null-safe)
+    # A file that must be reshaped first (e.g. long to wide): one SELECT over `_file` (the file
+    # as text, with __line) whose output the column specs read; source_columns are the file
+    # columns it needs (for the required-column check). Counts are of the reshaped records.
+    source_sql: str | None = None
+    source_columns: frozenset[str] = frozenset()
     order: int = 50                               # load order within an ingest (schedules first)
     version: int = 1                              # bump when the mapping changes (forces reload)
     description: str = ""
@@ -85,6 +92,8 @@ class Loader:
         return table_keys()[self.table]
 
     def required_sources(self) -> set[str]:
+        if self.source_sql:
+            return set(self.source_columns)
         used: set[str] = set()
         for c in self.columns.values():
             used |= c.sources()
@@ -92,6 +101,8 @@ class Loader:
 
     # --- the load ------------------------------------------------------------------------
     def load(self, wh: Warehouse, src: pa.Table, path: Path, sha: str) -> LoadResult:
+        if self.source_sql:
+            src = self._reshape(wh, src)
         res = LoadResult(self.name, self.table, rows_read=src.num_rows)
         for col in self.optional - set(src.column_names):
             src = src.append_column(col, pa.nulls(src.num_rows, pa.string()))
@@ -104,8 +115,19 @@ class Loader:
             res.quarantined = self._quarantine(wh, path, sha)
             res.inserted, res.updated, res.unchanged = self._upsert(wh, path)
         finally:
-            con.unregister("src")
+            # In a transaction aborted by a failed statement unregister fails too: never let
+            # that error replace the real one.
+            with contextlib.suppress(duckdb.Error):
+                con.unregister("src")
         return res
+
+    def _reshape(self, wh: Warehouse, src: pa.Table) -> pa.Table:
+        wh.con.register("_file", src)
+        try:
+            return wh.con.sql(self.source_sql).to_arrow_table()
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                wh.con.unregister("_file")
 
     def _stage(self, wh: Warehouse) -> None:
         sel, checks = [], []
@@ -131,23 +153,23 @@ class Loader:
         keys = ", ".join(q(k) for k in self.key if k != "data_source")
         wh.execute(f"""
             UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(self.key)} ||
-                                            ') first seen at line ' || d.first_line]
-            FROM (SELECT __line AS line, min(__line) OVER (PARTITION BY {keys}) AS first_line
+                                            ') first seen at line ' || d.__first_line]
+            FROM (SELECT __line AS __dup_line, min(__line) OVER (PARTITION BY {keys}) AS __first_line
                   FROM _stage2 WHERE __in_scope AND len(__reasons) = 0) d
-            WHERE _stage2.__line = d.line AND d.line <> d.first_line""")
+            WHERE _stage2.__line = d.__dup_line AND d.__dup_line <> d.__first_line""")
 
     def _quarantine(self, wh: Warehouse, path: Path, sha: str) -> int:
+        """The file's bad rows for this loader, replacing those of an earlier load of the same
+        content (a row that loads now, e.g. once its game is in the schedule, leaves)."""
+        wh.execute("DELETE FROM nba_raw.quarantine WHERE source_sha256 = ? AND loader = ?", [sha, self.name])
         n = wh.scalar("SELECT count(*) FROM _stage2 WHERE __in_scope AND len(__reasons) > 0")
         if n:
-            wh.execute(f"""
+            wh.execute("""
                 INSERT INTO nba_raw.quarantine
                 SELECT ?, ?, ?, ?, s.__line, array_to_string(s.__reasons, '; '),
                        CAST(to_json(src) AS VARCHAR), now()
                 FROM _stage2 s JOIN src ON src.__line = s.__line
-                WHERE s.__in_scope AND len(s.__reasons) > 0
-                  AND NOT EXISTS (SELECT 1 FROM nba_raw.quarantine x WHERE x.source_sha256 = ?
-                                  AND x.line = s.__line AND x.reason = array_to_string(s.__reasons, '; '))""",
-                       [str(path), sha, self.name, self.table, sha])
+                WHERE s.__in_scope AND len(s.__reasons) > 0""", [str(path), sha, self.name, self.table])
         return n
 
     def _upsert(self, wh: Warehouse, path: Path) -> tuple[int, int, int]:

@@ -157,8 +157,14 @@ def load_file(wh: Warehouse, r: Recognised, force: bool = False) -> FileOutcome:
 
 
 def _already_loaded(wh: Warehouse, sha: str, loader: Loader) -> bool:
-    return bool(wh.scalar("SELECT count(*) FROM nba_raw.ingested_files WHERE source_sha256 = ? "
-                          "AND loader = ? AND loader_version = ?", [sha, loader.name, loader.version]))
+    """Identical content was loaded by this loader version, and none of its rows wait for
+    another input (rows quarantined because their game was not yet in the schedule are
+    retried on every ingest until they load)."""
+    return bool(wh.scalar(
+        "SELECT count(*) FROM nba_raw.ingested_files f WHERE f.source_sha256 = ? AND f.loader = ? "
+        "AND f.loader_version = ? AND NOT EXISTS (SELECT 1 FROM nba_raw.quarantine q "
+        "WHERE q.source_sha256 = f.source_sha256 AND q.loader = f.loader "
+        "AND q.reason LIKE '%(ingest the schedule first)%')", [sha, loader.name, loader.version]))
 
 
 @dataclass

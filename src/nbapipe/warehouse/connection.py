@@ -90,7 +90,9 @@ class Warehouse:
 
 def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
     if path is None:
-        return duckdb.connect(":memory:")
+        con = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")     # timestamps are stored as naive UTC
+        return con
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `nbapipe ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)

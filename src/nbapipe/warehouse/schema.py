@@ -32,14 +32,37 @@ def table_keys() -> dict[str, tuple[str, ...]]:
 
 
 def ensure_schema(wh: Warehouse) -> None:
-    """Create schemas and tables that do not exist yet, and record the schema version."""
+    """Create schemas and tables that do not exist yet, add columns a newer schema.sql
+    declares (the migration path: additive only), and record the schema version."""
     for schema in SCHEMAS:
         wh.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     wh.execute(_ddl())
+    _add_missing_columns(wh)
     wh.execute("CREATE TABLE IF NOT EXISTS nba_reference.schema_version "
                "(version INTEGER, applied_at TIMESTAMP)")
     if wh.scalar("SELECT max(version) FROM nba_reference.schema_version") != SCHEMA_VERSION:
         wh.execute("INSERT INTO nba_reference.schema_version VALUES (?, now())", [SCHEMA_VERSION])
+
+
+def _declared_columns() -> list[tuple[str, str, str, str]]:
+    import duckdb
+    ref = duckdb.connect(":memory:")
+    try:
+        for schema in SCHEMAS:
+            ref.execute(f"CREATE SCHEMA {schema}")
+        ref.execute(_ddl())
+        return ref.execute("SELECT table_schema, table_name, column_name, data_type "
+                           "FROM information_schema.columns ORDER BY table_schema, table_name, "
+                           "ordinal_position").fetchall()
+    finally:
+        ref.close()
+
+
+def _add_missing_columns(wh: Warehouse) -> None:
+    have = set(wh.tuples("SELECT table_schema, table_name, column_name FROM information_schema.columns"))
+    for schema, table, column, dtype in _declared_columns():
+        if (schema, table, column) not in have:
+            wh.execute(f'ALTER TABLE {schema}.{table} ADD COLUMN "{column}" {dtype}')
 
 
 def schema_version(wh: Warehouse) -> int | None:

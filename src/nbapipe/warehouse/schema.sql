@@ -243,8 +243,9 @@ CREATE TABLE IF NOT EXISTS nba_raw.nbac_play_by_play (
     period             INTEGER,
     clock              VARCHAR,
     team_abbr          VARCHAR,
-    player_lookup      VARCHAR,
+    player_lookup      VARCHAR,     -- NULL for NBA.com live feeds (they name players 'I. Zubac')
     player_name        VARCHAR,
+    nba_player_id      VARCHAR,     -- NBA person id: links play-by-play players to box scores
     action_type        VARCHAR,
     sub_type           VARCHAR,
     shot_made          BOOLEAN,
@@ -379,9 +380,10 @@ CREATE TABLE IF NOT EXISTS nba_raw.injury_transactions (
     ingested_at        TIMESTAMP
 );
 
--- key: report_date, game_id, team_abbr, player_lookup, data_source
+-- key: report_date, report_hour, game_id, team_abbr, player_lookup, data_source
 CREATE TABLE IF NOT EXISTS nba_raw.nbac_injury_report (
     report_date        DATE,
+    report_hour        INTEGER,     -- ET hour (0-23) of the report: NBA.com publishes several a day
     game_id            VARCHAR,
     game_date          DATE,
     team_abbr          VARCHAR,
@@ -394,7 +396,7 @@ CREATE TABLE IF NOT EXISTS nba_raw.nbac_injury_report (
     ingested_at        TIMESTAMP
 );
 
--- key: source_sha256, line, reason
+-- key: source_sha256, loader, line, reason
 CREATE TABLE IF NOT EXISTS nba_raw.quarantine (
     source_file        VARCHAR,
     source_sha256      VARCHAR,
@@ -440,6 +442,16 @@ CREATE TABLE IF NOT EXISTS nba_reference.player_id_crosswalk (
     nba_name           VARCHAR,
     games_matched      INTEGER,
     how                VARCHAR,
+    data_source        VARCHAR,
+    source_file        VARCHAR,
+    ingested_at        TIMESTAMP
+);
+
+-- key: team_abbr
+CREATE TABLE IF NOT EXISTS nba_reference.team_code_crosswalk (
+    team_abbr          VARCHAR,     -- NBA tricode (BKN, CHA, PHX)
+    bbref_code         VARCHAR,     -- Basketball-Reference code (BRK, CHO, PHO)
+    odds_code          VARCHAR,     -- lowercase code of the odds datasets (gs, no, ny, sa, utah, wsh)
     data_source        VARCHAR,
     source_file        VARCHAR,
     ingested_at        TIMESTAMP
