@@ -300,7 +300,7 @@ def quickstart(ctx: typer.Context,
         emit_json(result)
     else:
         _print_quickstart(result)
-    raise typer.Exit(1 if result["ingest"]["refused"] else 0)
+    raise typer.Exit(1 if result["ingest"]["refused"] or result["backfill"]["failed"] else 0)
 
 
 def _print_quickstart(r: dict) -> None:
@@ -313,12 +313,16 @@ def _print_quickstart(r: dict) -> None:
     out.print(f"window {w['start_date']}..{w['end_date']}: {w['days']} days, {len(w['game_dates'])} game dates, "
               f"{len(w['no_game_dates'])} without games ({', '.join(w['no_game_dates']) or '-'}), "
               f"{len(w['bootstrap_dates'])} bootstrap dates")
-    t = Table(title="Phase 2 raw tables over the window")
-    for c in ("table", "role", "dates", "rows", "missing (why)"):
-        t.add_column(c, justify="right" if c in ("dates", "rows") else "left")
+    b = r["backfill"]
+    out.print(f"backfill {b['run_id']}: {b['seconds']}s, " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in b["counts"].items() if v))
+    t = Table(title="tables over the window (dates = game dates with rows / expected)")
+    for c in ("phase", "table", "dates", "rows", "missing (why)"):
+        t.add_column(c, justify="right" if c in ("dates", "rows", "phase") else "left")
     for row in r["tables"]:
         why = _missing_summary(row)
-        t.add_row(row["table"], row["role"], f"{row['present']}/{row['expected']}", f"{row['rows']:,}", why)
+        if row.get("bootstrap_dates"):
+            why = (f"{len(row['bootstrap_dates'])} bootstrap dates skipped on purpose; " + why).rstrip("; -")
+        t.add_row(str(row["phase"]), row["table"], f"{row['present']}/{row['expected']}", f"{row['rows']:,}", why)
     out.print(t)
     for f in r["ingest"]["refused"]:
         err.print(f"[bold red]refused[/] {f['path']}: {f['message']}")

@@ -12,7 +12,10 @@ from nbapipe import synthetic
 from nbapipe.calendar import Calendar
 from nbapipe.config import QUICKSTART_END, QUICKSTART_START, resolve_data_dir
 from nbapipe.sources.ingest import run_ingest
-from nbapipe.validation.coverage import raw_coverage
+from nbapipe.orchestration.backfill import run_backfill
+from nbapipe.orchestration.runner import Request
+from nbapipe import processors as registry
+from nbapipe.validation.coverage import processor_coverage, raw_coverage
 from nbapipe.workspace import Workspace
 
 
@@ -27,10 +30,15 @@ def run_quickstart(ws: Workspace, data: Path | None, on_step: Callable[[str], No
     summary = run_ingest(ws, [folder], **ingest_kw)
     synthetic.mark(ws.state, is_synthetic)
     start, end = dt.date.fromisoformat(QUICKSTART_START), dt.date.fromisoformat(QUICKSTART_END)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    phases = registry.phases()
+    on_step(f"backfilling phases {', '.join(map(str, phases))} over {start}..{end}")
+    report = run_backfill(ws, Request(dates=days, phases=phases, skip_downstream_trigger=True,
+                                      command="quickstart"), on_wait=ingest_kw.get("on_wait"))
     cal = Calendar.from_state(ws.state)
     with ws.reader() as wh:
         coverage = raw_coverage(wh, cal, start, end)
-    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    processed = processor_coverage(ws.state, cal, start, end)
     return {
         "synthetic": is_synthetic,
         "data_folder": str(folder),
@@ -42,5 +50,7 @@ def run_quickstart(ws: Workspace, data: Path | None, on_step: Callable[[str], No
                    "files_loaded": sum(o.status == "loaded" for o in summary.outcomes),
                    "files_unchanged": sum(o.status == "unchanged" for o in summary.outcomes),
                    "quarantined_rows": summary.as_dict()["quarantined"]},
-        "tables": coverage,
+        "backfill": {"run_id": report.run_id, "seconds": round(report.seconds, 2), "counts": report.counts(),
+                     "failed": [r.as_dict() for r in report.failed]},
+        "tables": coverage + processed,
     }
