@@ -273,12 +273,6 @@ def calendar(ctx: typer.Context,
     out.print(t)
 
 
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
 
 
 # --- quickstart ---------------------------------------------------------------------------
@@ -505,7 +499,8 @@ def _print_backfill_summary(report, verbose: bool) -> None:
     for c in cols:
         t.add_column(SHORT.get(c, c), justify="right")
     t.add_column("rows", justify="right")
-    for name, c in rows.items():
+    for name in _registry_order(rows):
+        c = rows[name]
         n_rows = sum(r.rows for r in report.results if r.processor == name)
         t.add_row(name, *[str(c.get(k, "")) for k in cols], f"{n_rows:,}")
     out.print(t)
@@ -561,3 +556,11 @@ def status(ctx: typer.Context,
     out.print(t)
     if not items:
         out.print("no ledger rows in this range (nothing has run yet)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -39,13 +39,27 @@ class LeaseTimeout(RuntimeError):
     pass
 
 
+def _dead_here(row) -> bool:
+    """A holder on this host whose process is gone: its lease lapses now, not at expiry."""
+    if row["host"] != socket.gethostname() or not row["pid"]:
+        return False
+    try:
+        os.kill(row["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float = LEASE_TTL_SECONDS) -> dict | None:
-    """Take the lease if free, lapsed or already ours. Returns None on success, else the
-    current holder's row."""
+    """Take the lease if free, lapsed (expired, or its holder's process on this host is gone)
+    or already ours. Returns None on success, else the current holder's row."""
     now = time.time()
     with st.tx() as con:
         row = con.execute("SELECT * FROM leases WHERE name = ?", [name]).fetchone()
-        if row is not None and row["holder"] != holder.id and row["expires_at"] > now:
+        if row is not None and row["holder"] != holder.id and row["expires_at"] > now \
+                and not _dead_here(row):
             return dict(row)
         con.execute(
             "INSERT OR REPLACE INTO leases (name, holder, host, pid, purpose, acquired_at, expires_at) "
