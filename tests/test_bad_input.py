@@ -134,8 +134,8 @@ def test_bad_rows_go_to_quarantine_good_rows_load(wh, tmp_path):
 
 
 def test_same_file_name_in_two_folders_both_load(wh, tmp_path):
-    a = write_csv(tmp_path / "2021-22" / "player_box.csv.gz", GOOD)
-    b = write_csv(tmp_path / "2022-23" / "player_box.csv.gz",
+    write_csv(tmp_path / "2021-22" / "player_box.csv.gz", GOOD)
+    write_csv(tmp_path / "2022-23" / "player_box.csv.gz",
                   [player("Stephen Curry", 33, date="2022-10-18", nba_id="0022200002", opp="LAL"),
                    player("Klay Thompson", 12, date="2022-10-18", nba_id="0022200002", opp="LAL")])
     out = ingest(wh, [tmp_path])

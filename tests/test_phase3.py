@@ -3,7 +3,6 @@ statuses, fallbacks, resume and identical reruns."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 

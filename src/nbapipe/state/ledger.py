@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from nbapipe.state.store import StateStore

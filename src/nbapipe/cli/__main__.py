@@ -1,0 +1,3 @@
+from nbapipe.cli import main
+
+main()

@@ -1,0 +1,213 @@
+"""Processing commands: backfill and status."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from nbapipe.cli import (JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail,
+                         lease_waiting, out, registry_order, synthetic_banner)
+
+
+# --- backfill & status ----------------------------------------------------------------------
+
+@app.command()
+def backfill(ctx: typer.Context,
+             phase: str = typer.Option("all", "--phase", help="3, 4, 5 or all (every phase that exists, in order)."),
+             processors: Optional[str] = typer.Option(None, "--processors", help="Comma-separated processor names (their missing required upstream of the same phase runs first)."),
+             start_date: Optional[str] = typer.Option(None, "--start-date", help="First date (YYYY-MM-DD)."),
+             end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
+             dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,... instead of a range."),
+             skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events: the next phase is run by hand."),
+             dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (date x processor, with why) and write nothing."),
+             no_resume: bool = typer.Option(False, "--no-resume", help="Recompute units already done with unchanged inputs."),
+             include_bootstrap: bool = typer.Option(False, "--include-bootstrap", help="Phase 4: compute the bootstrap window from whatever history exists."),
+             workers: int = typer.Option(1, "--workers", min=1, max=16, help="Independent processors run concurrently up to N."),
+             verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unit with its reason."),
+             as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Plan and run (processor, date) units set-based over a date range, with resume."""
+    from nbapipe.orchestration.backfill import BackfillError, parse_phases
+    from nbapipe.orchestration.runner import Request
+    ws = ctx.obj.ws
+    ds = dates_option(start_date, end_date, dates)
+    try:
+        phases = parse_phases(phase)
+        names = [p.strip() for p in processors.split(",")] if processors else None
+        if names:
+            from nbapipe import processors as reg
+            for n in names:
+                try:
+                    reg.get(n)
+                except KeyError as e:
+                    fail(str(e.args[0]))
+            phases = sorted({reg.get(n).phase for n in names})
+        req = Request(dates=ds, phases=phases, processors=names, resume=not no_resume, dry_run=dry_run,
+                      include_bootstrap=include_bootstrap, skip_downstream_trigger=skip_downstream_trigger,
+                      workers=workers, command="backfill")
+        synthetic_banner(ws)
+        report = _run_with_progress(ws, req, quiet=as_json)
+    except BackfillError as e:
+        fail(str(e))
+    if as_json:
+        emit_json(report.as_dict())
+    elif dry_run:
+        _print_plan(report, verbose)
+    else:
+        _print_backfill_summary(report, verbose)
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _run_with_progress(ws, req, quiet: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from nbapipe.orchestration.backfill import run_backfill
+    show = not quiet and err.is_terminal and not req.dry_run
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} units"),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=not show)
+    tasks: dict[int, int] = {}
+
+    def on_event(kind: str, info: dict) -> None:
+        from nbapipe import processors as reg
+        if kind == "auto_upstream" and not quiet:
+            err.print(f"[yellow]first running missing required upstream:[/] {', '.join(info['processors'])}")
+        if kind == "level":
+            for name, n in info["units"].items():
+                ph = reg.get(name).phase
+                if ph not in tasks:
+                    tasks[ph] = progress.add_task(f"phase {ph}", total=0)
+                progress.update(tasks[ph], total=progress.tasks[tasks[ph]].total + n)
+        elif kind in ("processor_done", "processor_failed"):
+            name = info["processor"]
+            ph = reg.get(name).phase
+            n = info.get("units", 0)
+            if ph in tasks and kind == "processor_done":
+                progress.update(tasks[ph], advance=n)
+            if not show and not quiet and not req.dry_run:
+                msg = f"{info.get('seconds', 0):.2f}s" if kind == "processor_done" else info.get("error", "")
+                err.print(f"phase {ph} {name}: {kind.split('_')[1]} ({n} units) {msg}")
+
+    with progress:
+        return run_backfill(ws, req, on_event=on_event, on_wait=lease_waiting,
+                            unit_done=_unit_publisher(ws, req))
+
+
+def _unit_publisher(ws, req):
+    """Completion events per unit that ran (issue: orchestration); None until the bus exists."""
+    if req.skip_downstream_trigger or req.dry_run:
+        return None
+    try:
+        from nbapipe.orchestration.events import unit_publisher
+    except ImportError:
+        return None
+    return unit_publisher(ws)
+
+
+def _print_plan(report, verbose: bool) -> None:
+    by_date: dict = {}
+    procs: list[str] = []
+    for u in report.plan:
+        by_date.setdefault(u.game_date, {})[u.processor] = u
+        if u.processor not in procs:
+            procs.append(u.processor)
+    procs = registry_order(procs)
+    t = Table(title="plan (nothing written)")
+    t.add_column("date")
+    for p in procs:
+        t.add_column(p)
+    for d in sorted(by_date):
+        cells = []
+        for p in procs:
+            u = by_date[d].get(p)
+            if not u:
+                cells.append("")
+                continue
+            label = SHORT.get(u.action, u.action)
+            if u.action == "upstream_missing":
+                label += ": " + ", ".join(u.missing_inputs or {})
+            cells.append(f"[{STATUS_STYLE.get(u.action, '')}]{label}[/]")
+        t.add_row(d.isoformat(), *cells)
+    out.print(t)
+    counts: dict[str, int] = {}
+    for u in report.plan:
+        counts[u.action] = counts.get(u.action, 0) + 1
+    out.print("plan: " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in sorted(counts.items())))
+    if report.auto_upstream:
+        out.print(f"missing required upstream runs first: {', '.join(report.auto_upstream)}")
+    if verbose:
+        for u in report.plan:
+            out.print(f"{u.game_date} {u.processor}: {u.action} - {u.reason}")
+
+
+def _print_backfill_summary(report, verbose: bool) -> None:
+    counts = report.counts()
+    rows: dict[str, dict[str, int]] = {}
+    for r in report.results:
+        rows.setdefault(r.processor, {}).setdefault(r.status, 0)
+        rows[r.processor][r.status] += 1
+    for u in report.plan:
+        if u.action == "already_done":
+            rows.setdefault(u.processor, {}).setdefault("already_done", 0)
+            rows[u.processor]["already_done"] += 1
+    t = Table(title=f"backfill {report.run_id} ({report.seconds:.1f}s)")
+    cols = ["success", "partial", "already_done", "no_games", "bootstrap_skip", "upstream_missing", "failed"]
+    t.add_column("processor")
+    for c in cols:
+        t.add_column(SHORT.get(c, c), justify="right")
+    t.add_column("rows", justify="right")
+    for name in registry_order(rows):
+        c = rows[name]
+        n_rows = sum(r.rows for r in report.results if r.processor == name)
+        t.add_row(name, *[str(c.get(k, "")) for k in cols], f"{n_rows:,}")
+    out.print(t)
+    gaps = [r for r in report.results if r.status in ("upstream_missing", "partial")]
+    if gaps:
+        out.print(f"[magenta]gaps ({len(gaps)} units):[/]")
+        for r in gaps[: None if verbose else 10]:
+            why = r.detail or ", ".join(f"{k} on {len(v)} date(s)" for k, v in (r.missing_inputs or {}).items())
+            out.print(f"  {r.game_date} {r.processor}: {r.status} - {why}")
+        if len(gaps) > 10 and not verbose:
+            out.print(f"  ... {len(gaps) - 10} more (-v lists all; `nbapipe status` shows them)")
+    for r in report.failed[: None if verbose else 10]:
+        err.print(f"[bold red]failed[/] {r.game_date} {r.processor}: {r.error}")
+    out.print("summary: " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in counts.items() if v))
+
+
+@app.command()
+def status(ctx: typer.Context,
+           start_date: Optional[str] = typer.Option(None, "--start-date", help="First date (YYYY-MM-DD)."),
+           end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
+           dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,..."),
+           phase: Optional[int] = typer.Option(None, "--phase", help="Only this phase."),
+           as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """The ledger's latest outcome per (processor, date), and who holds or waits for the warehouse.
+    Reads only the state store, so it works while a backfill runs."""
+    from nbapipe.state import leases, ledger
+    ws = ctx.obj.ws
+    ds = dates_option(start_date, end_date, dates)
+    rows = ledger.latest(ws.state, dates=ds, phase=phase)
+    items = [{"processor": r["processor"], "phase": r["phase"], "date": r["game_date"], "status": r["status"],
+              "rows": r["rows"], "expected": r["expected"], "source_used": r["source_used"],
+              "missing_inputs": r["missing_inputs"], "detail": r["detail"], "error": r["error"],
+              "run_id": r["run_id"], "finished_at": r["finished_at"]} for r in rows]
+    held = leases.current(ws.state)
+    if as_json:
+        emit_json(items)
+        return
+    synthetic_banner(ws)
+    for h in held:
+        out.print(f"[yellow]{h['state']}[/] warehouse: {h.get('purpose')} (host {h['host']}, pid {h['pid']})")
+    procs = registry_order(dict.fromkeys(r["processor"] for r in items))
+    grid: dict[str, dict[str, dict]] = {}
+    for r in items:
+        grid.setdefault(r["date"], {})[r["processor"]] = r
+    t = Table(title="status (latest ledger outcome)")
+    t.add_column("date")
+    for p in procs:
+        t.add_column(p)
+    for d in sorted(grid):
+        t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], '')}]{SHORT.get(c['status'], c['status'])}"
+                        f"{' ' + str(c['rows']) if c['rows'] else ''}[/]") if (c := grid[d].get(p)) else "-"
+                       for p in procs])
+    out.print(t)
+    if not items:
+        out.print("no ledger rows in this range (nothing has run yet)")

@@ -1,0 +1,241 @@
+"""Data commands: ingest, sql, calendar, quickstart."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from nbapipe.cli import JSON_HELP, SHORT, app, emit_json, err, fail, lease_waiting, out, synthetic_banner
+from nbapipe.config import resolve_data_dir
+from nbapipe.workspace import Workspace
+
+
+# --- ingest ------------------------------------------------------------------------------
+
+@app.command()
+def ingest(ctx: typer.Context,
+           paths: list[Path] = typer.Argument(None, help="Files or folders to load (default: the data folder)."),
+           data: Optional[Path] = typer.Option(None, "--data", help="Data folder [env NBAPIPE_DATA, default ../shared/nba-data]"),
+           fmt: Optional[str] = typer.Option(None, "--format", help="Load FILE as this format (a loader name) instead of recognising it."),
+           force: bool = typer.Option(False, "--force", help="Reload files already ingested with identical content."),
+           skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no Phase 2 completion events (bulk historical loads)."),
+           as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+           verbose: bool = typer.Option(False, "--verbose", "-v", help="List every file, not only problems.")):
+    """Load raw source files into nba_raw (recognised by header or JSON shape, not by name)."""
+    ws = ctx.obj.ws
+    if paths:
+        inputs = list(paths)
+        for p in inputs:
+            if not p.exists():
+                fail(f"no such file or folder: {p}")
+    else:
+        try:
+            folder = resolve_data_dir(data)
+        except FileNotFoundError as e:
+            fail(str(e))
+        if folder is None:
+            fail("no data folder: pass --data DIR or set NBAPIPE_DATA (or run `nbapipe quickstart`, "
+                 "which generates a synthetic sample league)")
+        inputs = [folder]
+    if fmt and (len(inputs) != 1 or not inputs[0].is_file()):
+        fail("--format applies to a single FILE")
+    if fmt:
+        from nbapipe.sources import loader_by_name
+        try:
+            loader_by_name(fmt)
+        except KeyError as e:
+            fail(str(e.args[0]))
+    summary = _run_ingest_with_progress(ws, inputs, fmt, force, quiet=as_json, verbose=verbose)
+    if not skip_downstream_trigger:
+        _publish_phase2(ws, summary)
+    if as_json:
+        emit_json(summary.as_dict())
+    else:
+        _print_ingest_summary(summary, verbose)
+    raise typer.Exit(1 if summary.refused else 0)
+
+
+def _publish_phase2(ws: Workspace, summary) -> None:
+    """Phase 2 completion events (issue: orchestration); a no-op until the bus exists."""
+    try:
+        from nbapipe.orchestration.events import publish_phase2_completions
+    except ImportError:
+        return
+    publish_phase2_completions(ws, summary)
+
+
+def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, verbose: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from nbapipe.sources.ingest import run_ingest
+    show = not quiet and err.is_terminal
+    progress = Progress(TextColumn("ingest"), BarColumn(), TextColumn("{task.completed} files"),
+                        TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                        transient=True, disable=not show)
+
+    def on_file(o):
+        progress.update(task, advance=1, description=Path(o.path).name)
+        if not quiet and not show and (verbose or o.status in ("refused",)):
+            err.print(f"{o.status:12} {o.path} {o.message}")
+
+    with progress:
+        task = progress.add_task("", total=None)
+        return run_ingest(ws, inputs, fmt=fmt, force=force, on_file=on_file, on_wait=lease_waiting)
+
+
+def _print_ingest_summary(summary, verbose: bool) -> None:
+    t = Table(title="files", show_lines=False)
+    for c in ("status", "file", "loader", "read", "new", "updated", "same", "filtered", "quarantined", "s"):
+        t.add_column(c, justify="right" if c in ("read", "new", "updated", "same", "filtered", "quarantined", "s") else "left")
+    for o in summary.outcomes:
+        if not verbose and o.status in ("not_data",):
+            continue
+        name = _short(o.path)
+        if not o.loaders:
+            t.add_row(_status_style(o.status), name, o.message, "", "", "", "", "", "", f"{o.seconds:.2f}")
+        for l in o.loaders:
+            t.add_row(_status_style(o.status), name, l.loader, str(l.rows_read), str(l.inserted),
+                      str(l.updated), str(l.unchanged), str(l.filtered), str(l.quarantined), f"{o.seconds:.2f}")
+    out.print(t)
+    tt = Table(title="tables")
+    tt.add_column("table")
+    tt.add_column("rows", justify="right")
+    for name, n in summary.tables.items():
+        tt.add_row(name, f"{n:,}")
+    out.print(tt)
+    q = summary.as_dict()["quarantined"]
+    out.print(f"ingested in {summary.seconds:.1f}s; players {summary.reference.get('players')}, "
+              f"unresolved names {summary.reference.get('unresolved_names')}; "
+              f"quarantined rows {q} (see nba_raw.quarantine)")
+    for o in summary.refused:
+        err.print(f"[bold red]refused[/] {o.path}: {o.message}")
+
+
+def _short(path: str) -> str:
+    p = Path(path)
+    return str(Path(p.parent.name) / p.name)
+
+
+def _status_style(status: str) -> str:
+    color = {"loaded": "green", "unchanged": "dim", "refused": "bold red", "unrecognised": "yellow",
+             "not_data": "dim"}.get(status, "")
+    return f"[{color}]{status}[/]" if color else status
+
+
+# --- sql ---------------------------------------------------------------------------------
+
+@app.command()
+def sql(ctx: typer.Context,
+        query: str = typer.Argument(..., help="A read-only SQL query against the warehouse."),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON list of row objects.")):
+    """Run a read-only query against the warehouse."""
+    from nbapipe.warehouse import WarehouseBusy
+    ws = ctx.obj.ws
+    if not ws.has_warehouse():
+        fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` or `nbapipe quickstart` first")
+    try:
+        with ws.reader() as wh:
+            try:
+                rows = wh.rows(query)
+            except Exception as e:  # DuckDB parser/binder/permission errors
+                fail(f"{e.__class__.__name__}: {e}")
+    except WarehouseBusy as e:
+        fail(str(e))
+    if as_json:
+        emit_json(rows)
+        return
+    t = Table()
+    for c in (rows[0].keys() if rows else []):
+        t.add_column(str(c))
+    for r in rows:
+        t.add_row(*["" if v is None else str(v) for v in r.values()])
+    out.print(t)
+    out.print(f"{len(rows)} row(s)")
+
+
+# --- calendar ----------------------------------------------------------------------------
+
+@app.command()
+def calendar(ctx: typer.Context,
+             season: Optional[str] = typer.Option(None, "--season", help="e.g. 2021-22 (default: all seasons)"),
+             as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Seasons from the schedule: start, regular-season end, bootstrap window, game dates."""
+    from nbapipe.calendar import season_rows
+    ws = ctx.obj.ws
+    rows = season_rows(ws.state, season)
+    if season and not rows:
+        known = ", ".join(r["season"] for r in season_rows(ws.state, None)) or "none (run nbapipe ingest)"
+        fail(f"season {season!r} is not in the calendar; known seasons: {known}", 1)
+    if as_json:
+        emit_json(rows[0] if season else rows)
+        return
+    synthetic_banner(ws)
+    t = Table(title="season calendar")
+    for c in ("season", "season_start", "bootstrap_end", "regular_season_end", "last_game_date",
+              "game_date_count", "play_in_dates", "playoff_dates", "complete"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["season"], r["season_start"], r["bootstrap_end"], r["regular_season_end"],
+                  r["last_game_date"], str(r["game_date_count"]), ", ".join(r["play_in_dates"]),
+                  f"{len(r['playoff_dates'])} dates ({r['playoff_dates'][0]}..{r['playoff_dates'][-1]})"
+                  if r["playoff_dates"] else "", "yes" if r["complete"] else "no")
+    out.print(t)
+
+
+
+
+# --- quickstart ---------------------------------------------------------------------------
+
+@app.command()
+def quickstart(ctx: typer.Context,
+               data: Optional[Path] = typer.Option(None, "--data", help="Data folder [env NBAPIPE_DATA, default ../shared/nba-data]; without one a synthetic sample league is generated."),
+               as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """The main job on the embedded default: ingest, run every phase over the guide's test
+    window (2021-10-15..2021-10-28), and summarise what is complete, missing and why."""
+    from nbapipe.quickstart import run_quickstart
+    ws = ctx.obj.ws
+    try:
+        result = run_quickstart(ws, data, on_step=(lambda s: None) if as_json else (lambda s: err.print(f"[bold]>[/] {s}")),
+                                on_wait=lease_waiting)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if as_json:
+        emit_json(result)
+    else:
+        _print_quickstart(result)
+    raise typer.Exit(1 if result["ingest"]["refused"] or result["backfill"]["failed"] else 0)
+
+
+def _print_quickstart(r: dict) -> None:
+    w = r["window"]
+    if r["synthetic"]:
+        out.print("[bold yellow]SYNTHETIC SAMPLE LEAGUE[/] (no real data folder found): numbers below are generated.")
+    out.print(f"data: {r['data_folder']}  (ingest {r['ingest']['seconds']}s, files loaded "
+              f"{r['ingest']['files_loaded']}, unchanged {r['ingest']['files_unchanged']}, "
+              f"quarantined rows {r['ingest']['quarantined_rows']})")
+    out.print(f"window {w['start_date']}..{w['end_date']}: {w['days']} days, {len(w['game_dates'])} game dates, "
+              f"{len(w['no_game_dates'])} without games ({', '.join(w['no_game_dates']) or '-'}), "
+              f"{len(w['bootstrap_dates'])} bootstrap dates")
+    b = r["backfill"]
+    out.print(f"backfill {b['run_id']}: {b['seconds']}s, " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in b["counts"].items() if v))
+    t = Table(title="tables over the window (dates = game dates with rows / expected)")
+    for c in ("phase", "table", "dates", "rows", "missing (why)"):
+        t.add_column(c, justify="right" if c in ("dates", "rows", "phase") else "left")
+    for row in r["tables"]:
+        why = _missing_summary(row)
+        if row.get("bootstrap_dates"):
+            why = (f"{len(row['bootstrap_dates'])} bootstrap dates skipped on purpose; " + why).rstrip("; -")
+        t.add_row(str(row["phase"]), row["table"], f"{row['present']}/{row['expected']}", f"{row['rows']:,}", why)
+    out.print(t)
+    for f in r["ingest"]["refused"]:
+        err.print(f"[bold red]refused[/] {f['path']}: {f['message']}")
+
+
+def _missing_summary(row: dict) -> str:
+    if not row["missing"]:
+        return "-"
+    reasons: dict[str, list[str]] = {}
+    for d, why in row["missing_reasons"].items():
+        reasons.setdefault(why, []).append(d)
+    return "; ".join(f"{len(ds)} dates ({ds[0]}..{ds[-1]}): {why}" for why, ds in reasons.items())
