@@ -1,0 +1,40 @@
+from nbapipe.processors.base import Input, processor
+
+# The features, in order; the SQL has one column per name and a source for each.
+FEATURES = (
+    "points_avg_last_5", "points_avg_last_10", "points_avg_season", "points_std_last_10",
+    "games_in_last_7_days", "fatigue_score", "shot_zone_mismatch_score", "pace_score",
+    "usage_spike_score", "rest_advantage", "recent_trend", "minutes_change",
+    "opponent_def_rating", "opponent_pace", "home_away", "back_to_back", "pct_paint",
+    "pct_mid_range", "pct_three", "pct_free_throw", "team_pace", "team_off_rating",
+    "team_win_pct", "vegas_points_line", "has_vegas_line",
+)
+FEATURE_VERSION = "v1_25features"
+
+PROCESSOR = processor(
+    __name__,
+    name="ml_feature_store", phase=4,
+    table="nba_predictions.ml_feature_store", key=("game_date", "player_lookup"),
+    description="Per player with a game that date: the named, versioned feature vector, each "
+                "feature with its source (Phase 4, Phase 3 fallback, calculated, missing)",
+    inputs=(
+        Input("upcoming_player_game_context"),
+        Input("upcoming_team_game_context"),
+        Input("player_daily_cache"),
+        Input("player_composite_factors"),
+        Input("player_shot_zone_analysis"),
+        Input("team_defense_zone_analysis"),
+        Input("player_game_summary", when="lookback"),
+        Input("team_offense_game_summary", when="lookback"),
+        Input("team_defense_game_summary", when="lookback"),
+    ),
+    lookback="season",
+    bootstrap_skip=True,
+    source_column=None,
+    expected_sql="""
+        SELECT d.game_date, count(u.player_lookup), count(o.player_lookup), 'players'
+        FROM run_dates d
+        JOIN nba_analytics.upcoming_player_game_context u ON u.game_date = d.game_date
+        LEFT JOIN {out} o ON o.game_date = u.game_date AND o.player_lookup = u.player_lookup
+        GROUP BY d.game_date""",
+)

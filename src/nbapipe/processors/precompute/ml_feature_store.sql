@@ -1,0 +1,253 @@
+-- ml_feature_store: per player with a game that date, the feature vector a model reads
+-- (key: game_date, player_lookup). Every feature comes from games strictly before the date and
+-- records its source in feature_sources: phase4 (a Phase 4 table), phase3 (computed here from
+-- Phase 3 rows when the Phase 4 row is absent), calculated (defined here), or missing (NULL,
+-- never a fake default). feature_quality_score = mean over features of 100 (phase4, calculated),
+-- 75 (phase3) and 0 (missing).
+--   rest_advantage: player's days of rest - opponent team's days of rest, clamped to -2..2.
+--   recent_trend: mean of the last 2 games - mean of the 3 before (needs 5 games), bucketed
+--     >= 5 -> 2, >= 2 -> 1, <= -5 -> -2, <= -2 -> -1, else 0.
+--   minutes_change: (minutes avg last 10 - season avg) / season avg, bucketed
+--     >= 20% -> 2, >= 10% -> 1, <= -20% -> -2, <= -10% -> -1, else 0.
+--   pct_free_throw: free throws made / points over the last 10 games, clamped to 0..0.5.
+--   team_win_pct: the team's wins / games this season before the date.
+WITH universe AS (
+    SELECT * FROM nba_analytics.upcoming_player_game_context
+    WHERE game_date IN (SELECT game_date FROM run_dates)
+),
+played AS (
+    SELECT player_lookup, season_year, game_date, game_id, points, minutes_played, ft_makes
+    FROM nba_analytics.player_game_summary
+    WHERE minutes_played > 0
+      AND game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
+),
+pairs AS (
+    SELECT u.game_date, u.player_lookup, h.points, h.minutes_played, h.ft_makes,
+           row_number() OVER (PARTITION BY u.game_date, u.player_lookup
+                              ORDER BY h.game_date DESC, h.game_id DESC) AS k
+    FROM universe u
+    JOIN played h ON h.player_lookup = u.player_lookup AND h.season_year = u.season_year
+                 AND h.game_date < u.game_date
+),
+hist AS (
+    SELECT game_date, player_lookup,
+           count(*) AS games,
+           avg(CAST(points AS DOUBLE)) AS points_avg_season,
+           stddev_samp(CASE WHEN k <= 10 THEN CAST(points AS DOUBLE) END) AS points_std_last_10,
+           avg(CASE WHEN k <= 2 THEN CAST(points AS DOUBLE) END) AS points_last_2,
+           avg(CASE WHEN k BETWEEN 3 AND 5 THEN CAST(points AS DOUBLE) END) AS points_prev_3,
+           avg(CASE WHEN k <= 10 THEN minutes_played END) AS minutes_avg_last_10,
+           avg(minutes_played) AS minutes_avg_season,
+           sum(CASE WHEN k <= 10 THEN ft_makes ELSE 0 END) AS ftm_last_10,
+           sum(CASE WHEN k <= 10 THEN points ELSE 0 END) AS points_last_10_total
+    FROM pairs GROUP BY game_date, player_lookup
+),
+team_games AS (
+    SELECT team_abbr, season_year, game_date, game_id, pace, offensive_rating, win_flag
+    FROM nba_analytics.team_offense_game_summary
+    WHERE game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
+),
+team_hist AS (     -- the player's team before the date: record, and the last-10 fallback
+    SELECT t.game_date, t.team_abbr,
+           count(g.game_id) AS team_games,
+           sum(CASE WHEN g.win_flag THEN 1 ELSE 0 END) AS team_wins,
+           avg(CASE WHEN g.k <= 10 THEN g.pace END) AS team_pace_last_10,
+           avg(CASE WHEN g.k <= 10 THEN g.offensive_rating END) AS team_off_rating_last_10
+    FROM (SELECT DISTINCT game_date, team_abbr, season_year FROM universe) t
+    LEFT JOIN (SELECT x.*, y.game_date AS as_of, y.team_abbr AS as_of_team,
+                      row_number() OVER (PARTITION BY y.game_date, y.team_abbr ORDER BY x.game_date DESC, x.game_id DESC) AS k
+               FROM team_games x
+               JOIN (SELECT DISTINCT game_date, team_abbr, season_year FROM universe) y
+                 ON x.team_abbr = y.team_abbr AND x.season_year = y.season_year AND x.game_date < y.game_date) g
+      ON g.as_of = t.game_date AND g.as_of_team = t.team_abbr
+    GROUP BY t.game_date, t.team_abbr
+),
+opp_def AS (       -- fallback opponent defensive rating: its season so far (Phase 3)
+    SELECT o.game_date, o.team_abbr,
+           100 * sum(d.points_allowed) / nullif(sum(d.opp_possessions), 0) AS def_rating_season
+    FROM (SELECT DISTINCT game_date, opponent_team_abbr AS team_abbr, season_year FROM universe) o
+    JOIN nba_analytics.team_defense_game_summary d
+      ON d.defending_team_abbr = o.team_abbr AND d.season_year = o.season_year AND d.game_date < o.game_date
+    GROUP BY o.game_date, o.team_abbr
+),
+joined AS (
+    SELECT u.game_date, u.game_id, u.season_year, u.player_lookup, u.team_abbr, u.opponent_team_abbr,
+           u.home_game, u.back_to_back, u.days_rest, u.points_avg_last_5 AS ctx_points_avg_last_5,
+           u.points_avg_last_10 AS ctx_points_avg_last_10, u.games_in_last_7_days AS ctx_games_in_last_7_days,
+           u.opponent_pace_last_10 AS ctx_opponent_pace, u.current_points_line,
+           c.points_avg_last_5 AS c_points_avg_last_5, c.points_avg_last_10 AS c_points_avg_last_10,
+           c.points_avg_season AS c_points_avg_season, c.points_std_last_10 AS c_points_std_last_10,
+           c.games_in_last_7_days AS c_games_in_last_7_days, c.team_pace_last_10 AS c_team_pace,
+           c.team_off_rating_last_10 AS c_team_off_rating,
+           f.fatigue_score, f.shot_zone_mismatch_score, f.pace_score, f.usage_spike_score,
+           f.opponent_pace_last_10 AS f_opponent_pace,
+           z.paint_rate_last_10, z.mid_range_rate_last_10, z.three_pt_rate_last_10,
+           tz.defensive_rating AS tz_def_rating,
+           od.def_rating_season AS od_def_rating,
+           ot.days_rest AS opp_days_rest,
+           h.games, h.points_avg_season AS h_points_avg_season, h.points_std_last_10 AS h_points_std_last_10,
+           h.points_last_2, h.points_prev_3, h.minutes_avg_last_10, h.minutes_avg_season,
+           h.ftm_last_10, h.points_last_10_total,
+           th.team_games, th.team_wins, th.team_pace_last_10 AS th_team_pace,
+           th.team_off_rating_last_10 AS th_team_off_rating
+    FROM universe u
+    LEFT JOIN nba_precompute.player_daily_cache c ON c.cache_date = u.game_date AND c.player_lookup = u.player_lookup
+    LEFT JOIN nba_precompute.player_composite_factors f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
+    LEFT JOIN nba_precompute.player_shot_zone_analysis z ON z.analysis_date = u.game_date AND z.player_lookup = u.player_lookup
+    LEFT JOIN nba_precompute.team_defense_zone_analysis tz ON tz.analysis_date = u.game_date AND tz.team_abbr = u.opponent_team_abbr
+    LEFT JOIN opp_def od ON od.game_date = u.game_date AND od.team_abbr = u.opponent_team_abbr
+    LEFT JOIN nba_analytics.upcoming_team_game_context ot ON ot.game_date = u.game_date AND ot.team_abbr = u.opponent_team_abbr
+    LEFT JOIN hist h ON h.game_date = u.game_date AND h.player_lookup = u.player_lookup
+    LEFT JOIN team_hist th ON th.game_date = u.game_date AND th.team_abbr = u.team_abbr
+),
+features AS (
+    SELECT j.*,
+           coalesce(c_points_avg_last_5, ctx_points_avg_last_5)            AS points_avg_last_5,
+           coalesce(c_points_avg_last_10, ctx_points_avg_last_10)          AS points_avg_last_10,
+           coalesce(c_points_avg_season, h_points_avg_season)              AS points_avg_season,
+           coalesce(c_points_std_last_10, h_points_std_last_10)            AS points_std_last_10,
+           coalesce(c_games_in_last_7_days, ctx_games_in_last_7_days)      AS games_in_last_7_days,
+           CASE WHEN days_rest IS NULL OR opp_days_rest IS NULL THEN NULL
+                WHEN days_rest - opp_days_rest > 2 THEN 2
+                WHEN days_rest - opp_days_rest < -2 THEN -2
+                ELSE days_rest - opp_days_rest END                        AS rest_advantage,
+           CASE WHEN games < 5 OR games IS NULL THEN NULL
+                WHEN points_last_2 - points_prev_3 >= 5 THEN 2
+                WHEN points_last_2 - points_prev_3 >= 2 THEN 1
+                WHEN points_last_2 - points_prev_3 <= -5 THEN -2
+                WHEN points_last_2 - points_prev_3 <= -2 THEN -1 ELSE 0 END AS recent_trend,
+           CASE WHEN minutes_avg_season IS NULL OR minutes_avg_season = 0 THEN NULL
+                WHEN (minutes_avg_last_10 - minutes_avg_season) / minutes_avg_season >= 0.2 THEN 2
+                WHEN (minutes_avg_last_10 - minutes_avg_season) / minutes_avg_season >= 0.1 THEN 1
+                WHEN (minutes_avg_last_10 - minutes_avg_season) / minutes_avg_season <= -0.2 THEN -2
+                WHEN (minutes_avg_last_10 - minutes_avg_season) / minutes_avg_season <= -0.1 THEN -1
+                ELSE 0 END                                                 AS minutes_change,
+           coalesce(tz_def_rating, od_def_rating)                          AS opponent_def_rating,
+           coalesce(f_opponent_pace, ctx_opponent_pace)                    AS opponent_pace,
+           CASE WHEN home_game THEN 1 ELSE 0 END                           AS home_away,
+           CASE WHEN back_to_back THEN 1 ELSE 0 END                        AS back_to_back_flag,
+           CASE WHEN points_last_10_total IS NULL OR points_last_10_total = 0 THEN NULL
+                WHEN ftm_last_10 / CAST(points_last_10_total AS DOUBLE) > 0.5 THEN 0.5
+                ELSE ftm_last_10 / CAST(points_last_10_total AS DOUBLE) END AS pct_free_throw,
+           coalesce(c_team_pace, th_team_pace)                             AS team_pace,
+           coalesce(c_team_off_rating, th_team_off_rating)                 AS team_off_rating,
+           team_wins / CAST(nullif(team_games, 0) AS DOUBLE)               AS team_win_pct,
+           CASE WHEN current_points_line IS NULL THEN 0 ELSE 1 END         AS has_vegas_line
+    FROM joined j
+),
+sourced AS (
+    SELECT x.*,
+           CASE WHEN c_points_avg_last_5 IS NOT NULL THEN 'phase4' WHEN points_avg_last_5 IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_points_avg_last_5,
+           CASE WHEN c_points_avg_last_10 IS NOT NULL THEN 'phase4' WHEN points_avg_last_10 IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_points_avg_last_10,
+           CASE WHEN c_points_avg_season IS NOT NULL THEN 'phase4' WHEN points_avg_season IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_points_avg_season,
+           CASE WHEN c_points_std_last_10 IS NOT NULL THEN 'phase4' WHEN points_std_last_10 IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_points_std_last_10,
+           CASE WHEN c_games_in_last_7_days IS NOT NULL THEN 'phase4' WHEN games_in_last_7_days IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_games_in_last_7_days,
+           CASE WHEN fatigue_score IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_fatigue_score,
+           CASE WHEN shot_zone_mismatch_score IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_shot_zone_mismatch_score,
+           CASE WHEN pace_score IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_pace_score,
+           CASE WHEN usage_spike_score IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_usage_spike_score,
+           CASE WHEN rest_advantage IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_rest_advantage,
+           CASE WHEN recent_trend IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_recent_trend,
+           CASE WHEN minutes_change IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_minutes_change,
+           CASE WHEN tz_def_rating IS NOT NULL THEN 'phase4' WHEN opponent_def_rating IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_opponent_def_rating,
+           CASE WHEN f_opponent_pace IS NOT NULL THEN 'phase4' WHEN opponent_pace IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_opponent_pace,
+           'phase3' AS src_home_away,
+           'phase3' AS src_back_to_back,
+           CASE WHEN paint_rate_last_10 IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_pct_paint,
+           CASE WHEN mid_range_rate_last_10 IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_pct_mid_range,
+           CASE WHEN three_pt_rate_last_10 IS NOT NULL THEN 'phase4' ELSE 'missing' END AS src_pct_three,
+           CASE WHEN pct_free_throw IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_pct_free_throw,
+           CASE WHEN c_team_pace IS NOT NULL THEN 'phase4' WHEN team_pace IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_team_pace,
+           CASE WHEN c_team_off_rating IS NOT NULL THEN 'phase4' WHEN team_off_rating IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_team_off_rating,
+           CASE WHEN team_win_pct IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_team_win_pct,
+           CASE WHEN current_points_line IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_vegas_points_line,
+           'phase3' AS src_has_vegas_line
+    FROM features x
+)
+SELECT
+    game_date,
+    player_lookup,
+    game_id,
+    season_year,
+    team_abbr,
+    opponent_team_abbr,
+    round(points_avg_last_5, 6)          AS points_avg_last_5,
+    round(points_avg_last_10, 6)         AS points_avg_last_10,
+    round(points_avg_season, 6)          AS points_avg_season,
+    round(points_std_last_10, 6)         AS points_std_last_10,
+    games_in_last_7_days,
+    fatigue_score,
+    shot_zone_mismatch_score,
+    pace_score,
+    usage_spike_score,
+    rest_advantage,
+    recent_trend,
+    minutes_change,
+    round(opponent_def_rating, 6)        AS opponent_def_rating,
+    round(opponent_pace, 6)              AS opponent_pace,
+    home_away,
+    back_to_back_flag                    AS back_to_back,
+    paint_rate_last_10                   AS pct_paint,
+    mid_range_rate_last_10               AS pct_mid_range,
+    three_pt_rate_last_10                AS pct_three,
+    round(pct_free_throw, 6)             AS pct_free_throw,
+    round(team_pace, 6)                  AS team_pace,
+    round(team_off_rating, 6)            AS team_off_rating,
+    round(team_win_pct, 6)               AS team_win_pct,
+    current_points_line                  AS vegas_points_line,
+    has_vegas_line,
+    'v1_25features'                      AS feature_version,
+    '{' ||
+        '"points_avg_last_5":"' || src_points_avg_last_5 || '"' || ',' ||
+        '"points_avg_last_10":"' || src_points_avg_last_10 || '"' || ',' ||
+        '"points_avg_season":"' || src_points_avg_season || '"' || ',' ||
+        '"points_std_last_10":"' || src_points_std_last_10 || '"' || ',' ||
+        '"games_in_last_7_days":"' || src_games_in_last_7_days || '"' || ',' ||
+        '"fatigue_score":"' || src_fatigue_score || '"' || ',' ||
+        '"shot_zone_mismatch_score":"' || src_shot_zone_mismatch_score || '"' || ',' ||
+        '"pace_score":"' || src_pace_score || '"' || ',' ||
+        '"usage_spike_score":"' || src_usage_spike_score || '"' || ',' ||
+        '"rest_advantage":"' || src_rest_advantage || '"' || ',' ||
+        '"recent_trend":"' || src_recent_trend || '"' || ',' ||
+        '"minutes_change":"' || src_minutes_change || '"' || ',' ||
+        '"opponent_def_rating":"' || src_opponent_def_rating || '"' || ',' ||
+        '"opponent_pace":"' || src_opponent_pace || '"' || ',' ||
+        '"home_away":"' || src_home_away || '"' || ',' ||
+        '"back_to_back":"' || src_back_to_back || '"' || ',' ||
+        '"pct_paint":"' || src_pct_paint || '"' || ',' ||
+        '"pct_mid_range":"' || src_pct_mid_range || '"' || ',' ||
+        '"pct_three":"' || src_pct_three || '"' || ',' ||
+        '"pct_free_throw":"' || src_pct_free_throw || '"' || ',' ||
+        '"team_pace":"' || src_team_pace || '"' || ',' ||
+        '"team_off_rating":"' || src_team_off_rating || '"' || ',' ||
+        '"team_win_pct":"' || src_team_win_pct || '"' || ',' ||
+        '"vegas_points_line":"' || src_vegas_points_line || '"' || ',' ||
+        '"has_vegas_line":"' || src_has_vegas_line || '"' || '}' AS feature_sources,
+    round((CASE src_points_avg_last_5 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_points_avg_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_points_avg_season WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_points_std_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_games_in_last_7_days WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_fatigue_score WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_shot_zone_mismatch_score WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_pace_score WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_usage_spike_score WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_rest_advantage WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_recent_trend WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_minutes_change WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_opponent_def_rating WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_opponent_pace WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_home_away WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_back_to_back WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_pct_paint WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_pct_mid_range WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_pct_three WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_pct_free_throw WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_team_pace WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_team_off_rating WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_team_win_pct WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_vegas_points_line WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
+         CASE src_has_vegas_line WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END) / 25.0, 6) AS feature_quality_score,
+    (SELECT run_id FROM run_bounds)      AS run_id,
+    current_timestamp                    AS processed_at
+FROM sourced
