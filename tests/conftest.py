@@ -117,3 +117,26 @@ def table_differences(home_a, home_b, table: str, where: str = "true") -> int:
         return n
     finally:
         con.close()
+
+
+PHASE4_TABLES = {"nba_precompute.team_defense_zone_analysis": "analysis_date",
+                 "nba_precompute.player_shot_zone_analysis": "analysis_date",
+                 "nba_precompute.player_composite_factors": "game_date",
+                 "nba_precompute.player_daily_cache": "cache_date",
+                 "nba_predictions.ml_feature_store": "game_date"}
+
+
+@pytest.fixture(scope="session")
+def phase4_home(tmp_path_factory, phase3_home):
+    """The real-data home with Phase 3 and Phase 4 backfilled over the three bbref seasons."""
+    home = copy_home(phase3_home, tmp_path_factory.mktemp("phase4") / "home")
+    report = backfill(home, "2021-10-01", "2024-06-30", phases=(4,), skip_downstream_trigger=True)
+    assert not report.failed, [r.as_dict() for r in report.failed][:3]
+    return home
+
+
+@pytest.fixture
+def phase4_wh(phase4_home):
+    from nbapipe.warehouse import open_warehouse
+    with open_warehouse(phase4_home / "warehouse.duckdb", read_only=True) as w:
+        yield w

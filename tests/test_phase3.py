@@ -32,9 +32,10 @@ def test_one_row_per_listed_player(phase3_wh):
     # The same (game, player) pairs, not only the same count; inactive players are not rows.
     missing = phase3_wh.scalar("""
         SELECT count(*) FROM nba_raw.nbac_gamebook_player_stats g
+        JOIN nba_reference.player_alias a ON a.alias_lookup = g.player_lookup
         WHERE g.data_source = 'bbref' AND g.player_status <> 'inactive' AND NOT EXISTS (
             SELECT 1 FROM nba_analytics.player_game_summary s
-            WHERE s.game_id = g.game_id AND s.player_lookup = g.player_lookup)""")
+            WHERE s.game_id = g.game_id AND s.player_lookup = a.player_lookup)""")
     assert missing == 0
     assert phase3_wh.scalar("SELECT count(*) FROM nba_analytics.player_game_summary WHERE is_dnp") == 18616
 
@@ -54,7 +55,8 @@ def test_usage_rate_agrees_with_basketball_reference(phase3_wh):
         SELECT avg(CASE WHEN abs(s.usage_rate - g.bbref_usage_rate) <= 1.0 THEN 1.0 ELSE 0.0 END), count(*)
         FROM nba_analytics.player_game_summary s
         JOIN nba_raw.nbac_gamebook_player_stats g
-          ON g.game_id = s.game_id AND g.player_lookup = s.player_lookup AND g.data_source = 'bbref'
+          ON g.game_id = s.game_id AND g.data_source = 'bbref'
+        JOIN nba_reference.player_alias a ON a.alias_lookup = g.player_lookup AND a.player_lookup = s.player_lookup
         WHERE s.minutes_played >= 10""")[0]
     assert n > 70000
     assert within >= 0.95, f"only {within:.2%} of {n} player-games within 1.0 pp"
@@ -184,3 +186,17 @@ def test_no_games_days_are_never_success(phase3_home, tmp_path):
     with open_state(home / "state.sqlite") as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 15), end=dt.date(2021, 10, 18))
     assert {(r["status"], r["rows"]) for r in rows} == {("no_games", 0)} and len(rows) == 20
+
+
+def test_shot_zones_link_to_box_score_players(phase3_wh):
+    """Shot-chart rows reach the box-score player even where the feeds spell him differently
+    ("GG Jackson" / "GG Jackson II", "Xavier Tillman" / "Xavier Tillman Sr."): a player's zone
+    attempts equal his field-goal attempts wherever the game has shot data."""
+    n, off = phase3_wh.tuples("""
+        SELECT count(*), count(*) FILTER (WHERE paint_attempts + mid_range_attempts + three_zone_attempts <> fg_attempts)
+        FROM nba_analytics.player_game_summary WHERE has_shot_zones AND NOT is_dnp""")[0]
+    assert n > 75000 and off / n < 0.002, (off, n)
+    gg = phase3_wh.rows("""SELECT fg_attempts, paint_attempts + mid_range_attempts + three_zone_attempts AS zone_attempts
+                           FROM nba_analytics.player_game_summary
+                           WHERE player_lookup = 'ggjacksonii' AND has_shot_zones AND fg_attempts > 0""")
+    assert len(gg) > 20 and all(r["fg_attempts"] == r["zone_attempts"] for r in gg)
