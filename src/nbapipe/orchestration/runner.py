@@ -258,7 +258,7 @@ class Runner:
         for i in p.inputs:
             for d, s in self._signatures(i, lo, dates[-1]).items():
                 sig.setdefault(d, []).append(f"{i.name}={s}")
-        code = hashlib.md5(p.sql.encode()).hexdigest()
+        code = hashlib.md5(p.code.encode()).hexdigest()
         day_sig = {d: "|".join(sorted(v)) for d, v in sig.items()}
         out = {}
         if p.lookback == "season":
@@ -324,8 +324,11 @@ class Runner:
         out = f"_out_{p.name}"
         try:
             self._prepare(wh, p, dates)
-            wh.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({p.sql}) q "
-                       f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+            if p.compute:
+                p.compute(wh, dates, out, self.run_id)
+            else:
+                wh.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({p.sql}) q "
+                           f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
             dupes = wh.scalar(f"SELECT count(*) FROM (SELECT {', '.join(p.key)} FROM {out} "
                               f"GROUP BY {', '.join(p.key)} HAVING count(*) > 1)")
             if dupes:
@@ -396,6 +399,7 @@ class Runner:
 
     def _write(self, wh: Warehouse, p: Processor, out: str, dates: list[dt.date]) -> None:
         if not wh.table_exists(p.table):
+            wh.execute(f"CREATE SCHEMA IF NOT EXISTS {p.schema}")
             wh.execute(f"CREATE TABLE {p.table} AS SELECT * FROM {out} WHERE false")
         cols = wh.columns(p.table)
         wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")

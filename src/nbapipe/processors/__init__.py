@@ -13,7 +13,8 @@ MODULES = {
     4: ["team_defense_zone_analysis", "player_shot_zone_analysis", "player_composite_factors",
         "player_daily_cache", "ml_feature_store"],
 }
-PACKAGES = {3: "nbapipe.processors.analytics", 4: "nbapipe.processors.precompute"}
+PACKAGES = {3: "nbapipe.processors.analytics", 4: "nbapipe.processors.precompute",
+            5: "nbapipe.processors.predictions"}
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,24 @@ class Processor:
     bootstrap_skip: bool = False
     # Columns a processor reports as the source it used (for the ledger's source_used).
     source_column: str | None = "data_source"
+    # A processor that is not one SELECT (e.g. Phase 5 model training and prediction):
+    # compute(wh, dates, out_table, run_id) creates temp table `out_table` with its rows for
+    # those dates. The runner still owns slices, ledger, events and resume.
+    compute: Callable[..., None] | None = field(default=None, compare=False)
     module: str = field(default="", compare=False)
 
     @property
     def sql(self) -> str:
         pkg, _, mod = self.module.rpartition(".")
         return resources.files(pkg).joinpath(f"{mod}.sql").read_text(encoding="utf-8")
+
+    @property
+    def code(self) -> str:
+        """What the processor computes, for the input fingerprint: its SQL, else its module."""
+        pkg, _, mod = self.module.rpartition(".")
+        files = resources.files(pkg)
+        sql = files.joinpath(f"{mod}.sql")
+        return (sql if sql.is_file() else files.joinpath(f"{mod}.py")).read_text(encoding="utf-8")
 
     @property
     def upstream(self) -> list[str]:
