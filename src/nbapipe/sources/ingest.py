@@ -173,6 +173,8 @@ class IngestSummary:
     reference: dict
     tables: dict[str, int]
     seconds: float
+    # Per raw table, per ISO date: rows this ingest inserted or changed (Phase 2 completions).
+    changed: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def refused(self) -> list[FileOutcome]:
@@ -193,13 +195,32 @@ def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = 
     from nbapipe.sources.registry import rebuild_reference
     t0 = time.perf_counter()
     with ws.writer("ingest", on_wait=on_wait) as wh:
+        since = wh.scalar("SELECT CAST(now() AS TIMESTAMP)")
         outcomes = ingest(wh, inputs, fmt=fmt, force=force, on_file=on_file)
         with wh.transaction():
             reference = rebuild_reference(wh)
             build_calendar(wh, ws.settings.bootstrap_days)
         copy_to_state(wh, ws.state)
         tables = raw_table_counts(wh)
-    return IngestSummary(outcomes, reference, tables, time.perf_counter() - t0)
+        changed = changed_dates(wh, since)
+    return IngestSummary(outcomes, reference, tables, time.perf_counter() - t0, changed)
+
+
+def changed_dates(wh: Warehouse, since) -> dict[str, dict[str, int]]:
+    """Rows inserted or changed since `since` per raw table and date: loaders stamp
+    ingested_at only on rows they insert or whose values differ."""
+    names = [r["t"] for r in wh.rows(
+        "SELECT table_schema || '.' || table_name AS t FROM information_schema.columns "
+        "WHERE table_schema = 'nba_raw' AND column_name IN ('game_date', 'ingested_at') "
+        "GROUP BY 1 HAVING count(*) = 2 ORDER BY 1")]
+    out: dict[str, dict[str, int]] = {}
+    for t in names:
+        per_date = {d.isoformat(): n for d, n in wh.tuples(
+            f"SELECT game_date, count(*) FROM {t} WHERE ingested_at >= ? AND game_date IS NOT NULL "
+            f"GROUP BY 1", [since])}
+        if per_date:
+            out[t] = per_date
+    return out
 
 
 def raw_table_counts(wh: Warehouse) -> dict[str, int]:

@@ -39,17 +39,22 @@ class LeaseTimeout(RuntimeError):
     pass
 
 
-def _dead_here(row) -> bool:
-    """A holder on this host whose process is gone: its lease lapses now, not at expiry."""
-    if row["host"] != socket.gethostname() or not row["pid"]:
+def process_gone(host: str | None, pid: int | None) -> bool:
+    """True when `pid` runs on this host and is gone (elsewhere nobody can tell: False)."""
+    if host != socket.gethostname() or not pid:
         return False
     try:
-        os.kill(row["pid"], 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:
         return False
     return False
+
+
+def _dead_here(row) -> bool:
+    """A holder on this host whose process is gone: its lease lapses now, not at expiry."""
+    return process_gone(row["host"], row["pid"])
 
 
 def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float = LEASE_TTL_SECONDS) -> dict | None:

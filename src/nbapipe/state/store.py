@@ -90,6 +90,87 @@ CREATE TABLE IF NOT EXISTS calendar_dates (
     game_types    TEXT,
     is_bootstrap  INTEGER
 );
+-- The event bus (orchestration/events.py): one row per message. Unacknowledged rows are the
+-- queue of their topic. A pull claims a row until visible_at (the visibility timeout), so a
+-- consumer that dies without acknowledging lets it be redelivered. attempts counts deliveries,
+-- failures counts nacks with an error and claims that expired, and too many failures move
+-- a message aside (dead_at) instead of redelivering it forever.
+CREATE TABLE IF NOT EXISTS bus_messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    topic         TEXT NOT NULL,
+    msg_key       TEXT,
+    dedup_id      TEXT,
+    payload       TEXT NOT NULL,
+    published_at  REAL NOT NULL,
+    visible_at    REAL NOT NULL,
+    claim_token   TEXT,
+    claimed_by    TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    acked_at      REAL,
+    dead_at       REAL,
+    last_error    TEXT
+);
+-- A publisher's idempotency key: publishing the same dedup_id twice stores one message.
+CREATE UNIQUE INDEX IF NOT EXISTS bus_messages_dedup ON bus_messages (topic, dedup_id);
+CREATE INDEX IF NOT EXISTS bus_messages_ready ON bus_messages (topic, acked_at, visible_at, id);
+CREATE INDEX IF NOT EXISTS bus_messages_key ON bus_messages (topic, msg_key);
+-- Phase orchestrators: every completion message received, per (transition, date, processor,
+-- run). A redelivered or duplicated message has the same run id and adds nothing.
+-- target_phase is the phase a trigger starts (3 for the phase2->3 orchestrator).
+CREATE TABLE IF NOT EXISTS phase_completions (
+    target_phase   INTEGER NOT NULL,
+    game_date      TEXT NOT NULL,
+    processor      TEXT NOT NULL,
+    run_id         TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    record_count   INTEGER,
+    correlation_id TEXT,
+    completed_at   TEXT NOT NULL,
+    received_at    TEXT NOT NULL,
+    message_id     INTEGER,
+    PRIMARY KEY (target_phase, game_date, processor, run_id)
+);
+-- Per (transition, date): the last decision, and whether new completions await one (dirty).
+CREATE TABLE IF NOT EXISTS phase_dates (
+    target_phase  INTEGER NOT NULL,
+    game_date     TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    detail        TEXT,
+    generation    TEXT,
+    dirty         INTEGER NOT NULL DEFAULT 1,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (target_phase, game_date)
+);
+CREATE INDEX IF NOT EXISTS phase_dates_dirty ON phase_dates (dirty, target_phase);
+-- Triggers, exactly one per (transition, date, upstream generation): written in the same
+-- transaction as the decision, then relayed to the bus (published_at) with the row id as
+-- the message's dedup id, so a crash can neither lose nor double one.
+CREATE TABLE IF NOT EXISTS phase_triggers (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    target_phase   INTEGER NOT NULL,
+    game_date      TEXT NOT NULL,
+    generation     TEXT NOT NULL,
+    upstream_runs  TEXT NOT NULL,
+    correlation_id TEXT,
+    triggered_at   TEXT NOT NULL,
+    message_id     INTEGER,
+    published_at   TEXT,
+    UNIQUE (target_phase, game_date, generation)
+);
+-- Workers (orchestration/worker.py): what each one is doing, for orchestrator status.
+CREATE TABLE IF NOT EXISTS workers (
+    worker_id     TEXT PRIMARY KEY,
+    host          TEXT,
+    pid           INTEGER,
+    phases        TEXT,
+    state         TEXT NOT NULL,
+    message_id    INTEGER,
+    phase         INTEGER,
+    game_date     TEXT,
+    since         TEXT,
+    heartbeat_at  REAL
+);
 """
 
 
