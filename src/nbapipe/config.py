@@ -22,11 +22,18 @@ QUICKSTART_END = "2021-10-28"
 # A lease not renewed within this many seconds has lapsed (its holder died).
 LEASE_TTL_SECONDS = 30.0
 
+# Which Phase 2 sources must have reported a date before the phase2->3 orchestrator triggers
+# Phase 3 for it (env NBAPIPE_PHASE2_REQUIRED, comma-separated). Each item is `calendar` (the
+# schedule lists league games that date, as in the state store's calendar copy), a fallback
+# chain `chain:<name>` (any of its source tables), a raw table name, or `a|b` (any of them).
+DEFAULT_PHASE2_REQUIRED = "calendar,chain:player_boxscores"
+
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
     bootstrap_days: int = DEFAULT_BOOTSTRAP_DAYS
+    phase2_required: str = DEFAULT_PHASE2_REQUIRED
     extra: dict = field(default_factory=dict)
 
     @property
@@ -66,4 +73,5 @@ def resolve_data_dir(data: str | Path | None = None) -> Path | None:
 
 def load_settings(home: str | Path | None = None) -> Settings:
     days = int(os.environ.get("NBAPIPE_BOOTSTRAP_DAYS", DEFAULT_BOOTSTRAP_DAYS))
-    return Settings(home=resolve_home(home), bootstrap_days=days)
+    required = os.environ.get("NBAPIPE_PHASE2_REQUIRED") or DEFAULT_PHASE2_REQUIRED
+    return Settings(home=resolve_home(home), bootstrap_days=days, phase2_required=required)

@@ -43,7 +43,9 @@ def parse_phases(phase: str) -> list[int]:
 
 def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], None] | None = None,
                  on_wait: Callable[[dict], None] | None = None,
-                 unit_done: Callable[[UnitResult], None] | None = None) -> Report:
+                 unit_done: Callable[[UnitResult], None] | None = None,
+                 purpose: str | None = None) -> Report:
+    """`purpose` is what status shows for this writer (default: the command and phases)."""
     cal = Calendar.from_state(ws.state)
     if not cal.dates:
         raise BackfillError("the calendar is empty: run `nbapipe ingest` (or `nbapipe quickstart`) first")
@@ -52,5 +54,6 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
         # A dry run writes nothing: no lease, a read-only warehouse, no ledger rows.
         with ws.reader() as wh:
             return Runner(wh, ws.state, cal, on_event=events).run(req)
-    with ws.writer(f"backfill phase {','.join(map(str, req.phases))}", on_wait=on_wait) as wh:
+    purpose = purpose or f"{req.command} phase {','.join(map(str, req.phases))}"
+    with ws.writer(purpose, on_wait=on_wait) as wh:
         return Runner(wh, ws.state, cal, on_event=events, unit_done=unit_done).run(req)

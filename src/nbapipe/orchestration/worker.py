@@ -1,0 +1,226 @@
+"""Phase workers: consume `nba-phaseN-trigger` messages and run phase N for the message's
+date with the backfill runner, under the warehouse lease (DESIGN section 3).
+
+Per trigger a worker:
+  - waits while a trigger of an earlier date of the same season is still pending for a phase
+    whose rows this phase reads over its lookback (Phase 3's upcoming context reads every
+    earlier player_game_summary date): it releases its message and takes the earliest one;
+  - runs the phase for that date, taking the warehouse lease for the unit and releasing it
+    after; while a backfill or another worker holds it, it waits (status shows it waiting)
+    and its message's claim is renewed by a heartbeat, so it is never redelivered meanwhile;
+  - publishes a completion per unit it ran, and acknowledges the trigger.
+A unit that could not get the warehouse (interrupted while waiting, or the DuckDB file held
+by a process outside the lease) is released for redelivery, never acknowledged as failed.
+Units that end `failed` are recorded in the ledger and published as failed completions (the
+orchestrator holds the next phase back for that date); the trigger itself is done."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable
+
+from nbapipe import processors as registry
+from nbapipe.calendar import Calendar
+from nbapipe.orchestration.backfill import BackfillError, run_backfill
+from nbapipe.orchestration.events import TRIGGER_TOPICS, Envelope, EventBus, Message, UnitPublisher
+from nbapipe.orchestration.runner import Request
+from nbapipe.state.leases import process_gone
+from nbapipe.state.ledger import now_iso
+from nbapipe.state.store import StateStore
+from nbapipe.warehouse import WarehouseBusy
+
+IDLE, WAITING_EARLIER, WAITING_WAREHOUSE, RUNNING = (
+    "idle", "waiting for earlier dates", "waiting for the warehouse", "running")
+
+
+def worker_phases(requested: int | None = None) -> list[int]:
+    """Phases a worker serves: the requested one, or every phase with processors and a
+    trigger topic. ValueError when the requested phase cannot be served."""
+    existing = [p for p in registry.phases() if p in TRIGGER_TOPICS]
+    if requested is None:
+        return existing
+    if requested not in existing:
+        raise ValueError(f"phase {requested} has no processors or no trigger topic; "
+                         f"workers serve: {', '.join(map(str, existing)) or 'none'}")
+    return [requested]
+
+
+def lookback_phases(phase: int) -> set[int]:
+    """Phases whose rows of earlier dates some processor of `phase` requires (lookback)."""
+    procs = registry.all_processors()
+    return {procs[i.name].phase for p in procs.values() if p.phase == phase for i in p.inputs
+            if i.kind == "processor" and i.required and i.when in ("lookback", "both")}
+
+
+@dataclasses.dataclass
+class WorkerStats:
+    done: int = 0
+    failed: int = 0          # triggers whose run recorded failed units
+    released: int = 0        # given back: waiting for earlier dates or the warehouse
+    retried: int = 0         # errors before the run finished: redelivered later
+    rejected: int = 0        # not a trigger this worker can ever run: set aside
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the message's claim and the worker's heartbeat, from its own connections."""
+
+    def __init__(self, ws, bus: EventBus, msg: Message, timeout: float, worker_id: str):
+        super().__init__(daemon=True, name=f"message-heartbeat-{msg.id}")
+        self.state_path, self.bus, self.msg = ws.state.path, bus, msg
+        self.timeout, self.worker_id = timeout, worker_id
+        self.stop_event = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        bus, st = self.bus.reopen(), StateStore(self.state_path)
+        try:
+            while not self.stop_event.wait(self.timeout / 3):
+                if not bus.extend(self.msg, self.timeout):
+                    self.lost = True          # the claim lapsed: the final ack will fail
+                with st.tx() as con:
+                    con.execute("UPDATE workers SET heartbeat_at = ? WHERE worker_id = ?",
+                                [time.time(), self.worker_id])
+        finally:
+            bus.close()
+            st.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=10)
+
+
+class Worker:
+    def __init__(self, ws, bus: EventBus, phases: list[int], *, poll: float = 0.5,
+                 visibility_timeout: float = 30.0, publish: bool = True,
+                 on_event: Callable[[str, dict], None] | None = None):
+        self.ws, self.bus, self.phases = ws, bus, phases
+        self.poll, self.visibility_timeout, self.publish = poll, visibility_timeout, publish
+        self.on_event = on_event or (lambda kind, info: None)
+        self.id = f"worker {socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.topics = [TRIGGER_TOPICS[p] for p in phases]
+        self.stats = WorkerStats()
+
+    # --- the loop ------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None, once: bool = False) -> WorkerStats:
+        """Consume triggers until `stop` is set (with `once`: until none is available)."""
+        stop = stop or threading.Event()
+        self._register()
+        try:
+            while not stop.is_set():
+                msgs = self.bus.pull(self.topics, 1, self.visibility_timeout, self.id)
+                if not msgs:
+                    if once:
+                        break
+                    stop.wait(self.poll)
+                    continue
+                if self.handle(msgs[0]) == "released":
+                    stop.wait(self.poll)
+        finally:
+            self._unregister()
+        return self.stats
+
+    def handle(self, msg: Message) -> str:
+        """One trigger: done | failed | released | retried | rejected."""
+        try:
+            env = msg.envelope
+            if env.phase not in self.phases or TRIGGER_TOPICS.get(env.phase) != msg.topic:
+                raise ValueError(f"a phase {env.phase} message on {msg.topic}")
+        except ValueError as e:
+            self.bus.nack(msg, error=str(e), final=True)
+            return self._count("rejected", msg, None)
+        if self._earlier_pending(env):
+            self._state(WAITING_EARLIER, msg, env)
+            self.bus.nack(msg, delay=self.poll)
+            return self._count("released", msg, env)
+        beat = _Heartbeat(self.ws, self.bus, msg, self.visibility_timeout, self.id)
+        beat.start()
+        try:
+            outcome = self._run(msg, env)
+        finally:
+            beat.stop()
+            self._state(IDLE)
+        return self._count(outcome, msg, env)
+
+    def _run(self, msg: Message, env: Envelope) -> str:
+        d = dt.date.fromisoformat(env.game_date)
+        started = []
+
+        def on_event(kind: str, info: dict) -> None:
+            if not started:                   # the first event comes once the lease is held
+                started.append(kind)
+                self._state(RUNNING, msg, env)
+
+        self._state(RUNNING, msg, env)
+        publisher = UnitPublisher(self.bus, env.correlation_id) if self.publish else None
+        try:
+            report = run_backfill(
+                self.ws, Request(dates=[d], phases=[env.phase], command="worker",
+                                 skip_downstream_trigger=not self.publish),
+                on_event=on_event, on_wait=lambda holder: self._state(WAITING_WAREHOUSE, msg, env),
+                unit_done=publisher, purpose=f"{self.id} phase {env.phase} {env.game_date}")
+        except BackfillError as e:            # cannot be planned, now or later
+            self.bus.nack(msg, error=str(e), final=True)
+            return "rejected"
+        except WarehouseBusy:                 # not a failure of the unit: try again later
+            self.bus.nack(msg, delay=max(self.poll, 1.0))
+            return "released"
+        except Exception as e:
+            self.bus.nack(msg, delay=min(30.0, 2.0 ** (msg.attempts - 1)), error=f"{e.__class__.__name__}: {e}")
+            return "retried"
+        except BaseException:                 # interrupted (SIGTERM, Ctrl-C): another worker takes it
+            self.bus.nack(msg)
+            raise
+        self.bus.ack(msg)
+        return "failed" if report.failed else "done"
+
+    def _earlier_pending(self, env: Envelope) -> bool:
+        """A trigger of an earlier date of the season is still pending for a phase whose rows
+        this phase reads over its lookback: run that one first."""
+        phases = [p for p in lookback_phases(env.phase) if p in TRIGGER_TOPICS]
+        if not phases:
+            return False
+        cal = Calendar.from_state(self.ws.state)
+        d = dt.date.fromisoformat(env.game_date)
+        season = cal.season_of(d)
+        earlier = [g.isoformat() for g, r in cal.dates.items() if g < d and r["season"] == season]
+        return any(self.bus.backlog(TRIGGER_TOPICS[p], earlier) for p in phases)
+
+    # --- bookkeeping ----------------------------------------------------------------------
+    def _count(self, outcome: str, msg: Message, env: Envelope | None) -> str:
+        setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
+        self.on_event(outcome, {"message": msg.id, "phase": env.phase if env else None,
+                                "date": env.game_date if env else None, "attempt": msg.attempts})
+        return outcome
+
+    def _register(self) -> None:
+        with self.ws.state.tx() as con:
+            con.execute("INSERT OR REPLACE INTO workers (worker_id, host, pid, phases, state, since, heartbeat_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [self.id, socket.gethostname(), os.getpid(), ",".join(map(str, self.phases)), IDLE,
+                         now_iso(), time.time()])
+
+    def _unregister(self) -> None:
+        with self.ws.state.tx() as con:
+            con.execute("DELETE FROM workers WHERE worker_id = ?", [self.id])
+
+    def _state(self, state: str, msg: Message | None = None, env: Envelope | None = None) -> None:
+        with self.ws.state.tx() as con:
+            con.execute("UPDATE workers SET state = ?, message_id = ?, phase = ?, game_date = ?, since = ?, "
+                        "heartbeat_at = ? WHERE worker_id = ?",
+                        [state, msg.id if msg else None, env.phase if env else None,
+                         env.game_date if env else None, now_iso(), time.time(), self.id])
+
+
+def live_workers(st) -> list[dict]:
+    """Registered workers whose process is alive (this host) or seen within the hour."""
+    return [r for r in st.rows("SELECT * FROM workers ORDER BY worker_id")
+            if not process_gone(r["host"], r["pid"])
+            and (r["host"] == socket.gethostname() or time.time() - (r["heartbeat_at"] or 0) < 3600)]
