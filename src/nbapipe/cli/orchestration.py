@@ -1,0 +1,205 @@
+"""Event-driven orchestration commands: orchestrator run/status, worker, serve."""
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import threading
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from nbapipe.cli import JSON_HELP, app, emit_json, err, fail, out, parse_date, synthetic_banner
+
+orchestrator_app = typer.Typer(no_args_is_help=True, help="Phase orchestrators: consume completion events, "
+                               "publish one trigger per (phase, date, upstream generation).")
+app.add_typer(orchestrator_app, name="orchestrator")
+
+POLL_HELP = "Seconds to sleep when there is nothing to do."
+VISIBILITY_HELP = "Seconds a claimed message stays invisible to others before it is redelivered (renewed while it runs)."
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM behaves like Ctrl-C: claims are released, leases and the warehouse closed."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _bus(ws):
+    from nbapipe.orchestration.events import open_bus
+    return open_bus(ws)
+
+
+# --- orchestrator run ---------------------------------------------------------------------
+
+@orchestrator_app.command("run")
+def orchestrator_run(ctx: typer.Context,
+                     once: bool = typer.Option(False, "--once", help="Consume what is queued now, decide, publish, then exit."),
+                     poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP),
+                     as_json: bool = typer.Option(False, "--json", help="Print the totals as JSON when done.")):
+    """Consume completion events of phases 2, 3 and 4 and publish the next phase's triggers."""
+    from nbapipe.orchestration.orchestrator import run_orchestrators
+    ws = ctx.obj.ws
+    _stop_on_sigterm()
+    stop = threading.Event()
+
+    def on_step(name: str, r: dict) -> None:
+        if not as_json:
+            err.print(f"{name}: consumed {r['consumed']}, triggered {r['triggered']}"
+                      + (f", {r['settling']} date(s) settling" if r["settling"] else ""))
+
+    try:
+        totals = run_orchestrators(ws, _bus(ws), stop, once=once, poll=poll, on_step=on_step)
+    except KeyboardInterrupt:
+        totals = None
+    if as_json and totals is not None:
+        emit_json(totals)
+    elif totals is not None and once:
+        out.print(f"consumed {totals['consumed']} completion(s), published {totals['triggered']} trigger(s)"
+                  + (f"; {totals['settling']} date(s) still settling (a run in progress)" if totals["settling"] else ""))
+
+
+# --- orchestrator status ------------------------------------------------------------------
+
+@orchestrator_app.command("status")
+def orchestrator_status(ctx: typer.Context,
+                        date: Optional[str] = typer.Option(None, "--date", help="One date (YYYY-MM-DD)."),
+                        start_date: Optional[str] = typer.Option(None, "--start-date", help="First date of a range."),
+                        end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date of a range, inclusive."),
+                        phase: Optional[int] = typer.Option(None, "--phase", help="Only the orchestrator that triggers this phase (3, 4 or 5)."),
+                        as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Per date and phase: which processors reported, which are awaited or block, whether the
+    next phase was triggered, how many times and when. Reads only the state store, so it works
+    while a backfill or a worker writes the warehouse."""
+    from nbapipe.orchestration.orchestrator import status, transitions
+    ws = ctx.obj.ws
+    dates = _status_dates(date, start_date, end_date)
+    trans = [t for t in transitions(ws.settings.phase2_required) if phase is None or t.target_phase == phase]
+    if phase is not None and not trans:
+        fail(f"no orchestrator triggers phase {phase}; known: 3, 4, 5")
+    rows = status(ws.state, _bus(ws), trans, dates)
+    if as_json:
+        emit_json(rows)
+        return
+    synthetic_banner(ws)
+    _print_status(ws, rows, trans)
+
+
+def _status_dates(date: Optional[str], start_date: Optional[str], end_date: Optional[str]) -> list[dt.date] | None:
+    if date and (start_date or end_date):
+        fail("give either --date or --start-date/--end-date, not both")
+    if date:
+        return [parse_date(date, "--date")]
+    if bool(start_date) != bool(end_date):
+        fail("give both --start-date and --end-date")
+    if not start_date:
+        return None
+    s, e = parse_date(start_date, "--start-date"), parse_date(end_date, "--end-date")
+    if e < s:
+        fail(f"--end-date {e} is before --start-date {s}")
+    return [s + dt.timedelta(days=i) for i in range((e - s).days + 1)]
+
+
+STATE_STYLE = {"triggered": "green", "blocked": "bold red", "waiting": "yellow", "settling": "blue",
+               "no_games": "dim", "complete": "green"}
+
+
+def _print_status(ws, rows: list[dict], trans) -> None:
+    from nbapipe.orchestration.worker import live_workers
+    need = {t.target_phase: len(t.requirements) for t in trans}
+    t = Table(title="orchestrators (phase = the phase a trigger starts)")
+    for c in ("date", "phase", "state", "done", "awaited (blocking status)", "triggers", "last trigger", "trigger state"):
+        t.add_column(c)
+    for r in rows:
+        n = need.get(r["phase"], 0)
+        awaited = [f"{a} ({r['blocked'][a]})" if a in r["blocked"] else a for a in r["awaited"]]
+        awaited += [f"{p} ({s})" for p, s in r["blocked"].items() if p not in r["awaited"]]
+        style = STATE_STYLE.get(r["state"], "")
+        t.add_row(r["date"], f"{r['upstream_phase']}->{r['phase']}", f"[{style}]{r['state']}[/]",
+                  f"{n - len(r['awaited'])}/{n}", ", ".join(awaited) or "-", str(r["trigger_count"]),
+                  r["triggered_at"] or "-", r["trigger_state"] or "-")
+    out.print(t)
+    if not rows:
+        out.print("nothing recorded for these dates (no completion event has been consumed yet)")
+    for r in rows:
+        for p, e in r["errors"].items():
+            out.print(f"[red]{r['date']} {p}:[/] {e}")
+    for w in live_workers(ws.state):
+        what = f" phase {w['phase']} {w['game_date']}" if w["game_date"] else ""
+        out.print(f"{w['worker_id']} (phases {w['phases']}): {w['state']}{what} since {w['since']}")
+
+
+# --- worker and serve ---------------------------------------------------------------------
+
+def _worker_phases(phase: Optional[int]) -> list[int]:
+    from nbapipe.orchestration.worker import worker_phases
+    try:
+        return worker_phases(phase)
+    except ValueError as e:
+        fail(str(e))
+        raise
+
+
+def _print_worker_event(quiet: bool):
+    def on_event(kind: str, info: dict) -> None:
+        if not quiet:
+            err.print(f"trigger {info['message']} phase {info['phase']} {info['date']} "
+                      f"(attempt {info['attempt']}): {kind}")
+    return on_event
+
+
+@app.command()
+def worker(ctx: typer.Context,
+           phase: Optional[int] = typer.Option(None, "--phase", help="Only this phase's triggers (default: every phase with processors)."),
+           once: bool = typer.Option(False, "--once", help="Run the triggers queued now, then exit (exit 1 if a unit failed)."),
+           poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP),
+           visibility_timeout: float = typer.Option(30.0, "--visibility-timeout", min=1.0, help=VISIBILITY_HELP),
+           skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events for the units it runs."),
+           as_json: bool = typer.Option(False, "--json", help="Print the totals as JSON when done.")):
+    """Consume phase triggers and run that phase for the trigger's date with the backfill
+    runner, taking the warehouse lease per unit (waiting for it, never failing for it)."""
+    from nbapipe.orchestration.worker import Worker
+    ws = ctx.obj.ws
+    phases = _worker_phases(phase)
+    _stop_on_sigterm()
+    w = Worker(ws, _bus(ws), phases, poll=poll, visibility_timeout=visibility_timeout,
+               publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json))
+    if not as_json:
+        err.print(f"{w.id}: consuming triggers of phase {', '.join(map(str, phases))}")
+    try:
+        stats = w.run(once=once)
+    except KeyboardInterrupt:
+        stats = w.stats
+    if as_json:
+        emit_json(stats.as_dict())
+    raise typer.Exit(1 if once and stats.failed else 0)
+
+
+@app.command()
+def serve(ctx: typer.Context,
+          phase: Optional[int] = typer.Option(None, "--phase", help="The worker runs only this phase (default: every phase with processors)."),
+          poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP)):
+    """The orchestrators and one worker in one process, until Ctrl-C or SIGTERM."""
+    from nbapipe.orchestration.orchestrator import run_orchestrators
+    from nbapipe.orchestration.worker import Worker
+    from nbapipe.workspace import Workspace
+    ws = ctx.obj.ws
+    phases = _worker_phases(phase)
+    _stop_on_sigterm()
+    stop = threading.Event()
+    # The orchestrators get their own workspace: a state store connection per thread.
+    ows = Workspace(ws.settings)
+    thread = threading.Thread(target=run_orchestrators, name="orchestrators", daemon=True,
+                              args=(ows, _bus(ows), stop), kwargs={"poll": poll})
+    thread.start()
+    w = Worker(ws, _bus(ws), phases, poll=poll, on_event=_print_worker_event(False))
+    err.print(f"serving: orchestrators for phases 2->3, 3->4, 4->5 and {w.id} for phase {', '.join(map(str, phases))}")
+    try:
+        w.run(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        ows.close()
