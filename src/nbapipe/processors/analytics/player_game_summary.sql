@@ -32,9 +32,8 @@ shots AS (
 ),
 tipoff AS (    -- scheduled tip-off in UTC (game times are Eastern)
     SELECT game_id,
-           CAST(timezone('America/New_York',
-                         strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p'))
-                AS TIMESTAMP) AS tipoff_at
+           CAST(strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p') AS TIMESTAMP)
+               AT TIME ZONE 'America/New_York' AT TIME ZONE 'UTC' AS tipoff_at
     FROM nba_reference.schedule
     WHERE game_date IN (SELECT game_date FROM run_dates) AND game_time_et IS NOT NULL
 ),
@@ -94,10 +93,10 @@ SELECT
     p.starter_flag,
     p.player_status = 'dnp'                                        AS is_dnp,
     p.dnp_reason,
-    round(100 * (p.fg_attempts + 0.44 * p.ft_attempts + p.turnovers) * t.game_minutes
-          / nullif(p.minutes_played * (t.fg_attempts + 0.44 * t.ft_attempts + t.turnovers), 0), 6) AS usage_rate,
-    round(p.points / nullif(2 * (p.fg_attempts + 0.44 * p.ft_attempts), 0), 6) AS ts_pct,
-    round((p.fg_makes + 0.5 * p.three_pt_makes) / nullif(CAST(p.fg_attempts AS DOUBLE), 0), 6) AS efg_pct,
+    round(100 * (p.fg_attempts + CAST(0.44 AS DOUBLE) * p.ft_attempts + p.turnovers) * t.game_minutes
+          / nullif(p.minutes_played * (t.fg_attempts + CAST(0.44 AS DOUBLE) * t.ft_attempts + t.turnovers), 0), 6) AS usage_rate,
+    round(p.points / nullif(2 * (p.fg_attempts + CAST(0.44 AS DOUBLE) * p.ft_attempts), 0), 6) AS ts_pct,
+    round((p.fg_makes + CAST(0.5 AS DOUBLE) * p.three_pt_makes) / nullif(CAST(p.fg_attempts AS DOUBLE), 0), 6) AS efg_pct,
     CASE WHEN sg.game_id IS NOT NULL THEN coalesce(sh.paint_attempts, 0) END      AS paint_attempts,
     CASE WHEN sg.game_id IS NOT NULL THEN coalesce(sh.paint_makes, 0) END         AS paint_makes,
     CASE WHEN sg.game_id IS NOT NULL THEN coalesce(sh.mid_range_attempts, 0) END  AS mid_range_attempts,

@@ -22,7 +22,7 @@ shots AS (
 t AS (
     SELECT b.*,
            o.points AS opponent_points,
-           CAST(b.fg_attempts AS DOUBLE) + 0.44 * b.ft_attempts + b.turnovers - b.offensive_rebounds AS poss,
+           CAST(b.fg_attempts AS DOUBLE) + CAST(0.44 AS DOUBLE) * b.ft_attempts + b.turnovers - b.offensive_rebounds AS poss,
            coalesce(b.overtime_periods, s.overtime_periods,
                     CAST(round((b.minutes - 240) / CAST(25 AS DOUBLE)) AS INTEGER), 0) AS ot,
            s.nba_game_id
@@ -51,8 +51,8 @@ SELECT
     round(t.poss, 6)                                             AS possessions,
     round(100 * t.points / nullif(t.poss, 0), 6)                 AS offensive_rating,
     round(t.poss * 48 / (48 + 5 * t.ot), 6)                      AS pace,
-    round(t.points / nullif(2 * (t.fg_attempts + 0.44 * t.ft_attempts), 0), 6) AS ts_pct,
-    round((t.fg_makes + 0.5 * t.three_pt_makes) / nullif(CAST(t.fg_attempts AS DOUBLE), 0), 6) AS efg_pct,
+    round(t.points / nullif(2 * (t.fg_attempts + CAST(0.44 AS DOUBLE) * t.ft_attempts), 0), 6) AS ts_pct,
+    round((t.fg_makes + CAST(0.5 AS DOUBLE) * t.three_pt_makes) / nullif(CAST(t.fg_attempts AS DOUBLE), 0), 6) AS efg_pct,
     sh.paint_attempts, sh.paint_makes, sh.mid_range_attempts, sh.mid_range_makes,
     sh.three_zone_attempts, sh.three_zone_makes,
     sh.game_id IS NOT NULL                                       AS has_shot_zones,

@@ -45,13 +45,14 @@ universe AS (
     SELECT * FROM listed UNION ALL SELECT * FROM roster
 ),
 played AS (
-    SELECT player_lookup, season_year, game_date, points, minutes_played
+    SELECT player_lookup, season_year, game_date, game_id, points, minutes_played
     FROM summary WHERE minutes_played > 0
 ),
 pairs AS (          -- each (date, player) with every earlier game he played this season
     SELECT u.game_date, u.player_lookup, h.game_date AS hist_date, h.points, h.minutes_played,
            date_diff('day', h.game_date, u.game_date) AS days_ago,
-           row_number() OVER (PARTITION BY u.game_date, u.player_lookup ORDER BY h.game_date DESC) AS k
+           row_number() OVER (PARTITION BY u.game_date, u.player_lookup
+                              ORDER BY h.game_date DESC, h.game_id DESC) AS k
     FROM universe u
     JOIN played h ON h.player_lookup = u.player_lookup AND h.season_year = u.season_year
                  AND h.game_date < u.game_date
@@ -69,23 +70,23 @@ form AS (
     FROM pairs GROUP BY game_date, player_lookup
 ),
 team_games AS (
-    SELECT team_abbr, season_year, game_date, pace
+    SELECT team_abbr, season_year, game_date, game_id, pace
     FROM nba_analytics.team_offense_game_summary
     WHERE game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
 ),
 opp_pace AS (
     SELECT game_date, team_abbr, avg(CASE WHEN k <= 10 THEN pace END) AS opponent_pace_last_10
     FROM (SELECT s.game_date, s.team_abbr, t.pace,
-                 row_number() OVER (PARTITION BY s.game_date, s.team_abbr ORDER BY t.game_date DESC) AS k
+                 row_number() OVER (PARTITION BY s.game_date, s.team_abbr
+                                    ORDER BY t.game_date DESC, t.game_id DESC) AS k
           FROM sched s JOIN team_games t
             ON t.team_abbr = s.opponent_team_abbr AND t.season_year = s.season_year AND t.game_date < s.game_date)
     GROUP BY game_date, team_abbr
 ),
 tipoff AS (
     SELECT game_id,
-           CAST(timezone('America/New_York',
-                         strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p'))
-                AS TIMESTAMP) AS tipoff_at
+           CAST(strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p') AS TIMESTAMP)
+               AT TIME ZONE 'America/New_York' AT TIME ZONE 'UTC' AS tipoff_at
     FROM nba_reference.schedule
     WHERE game_date IN (SELECT game_date FROM run_dates) AND game_time_et IS NOT NULL
 ),

@@ -27,16 +27,18 @@ prev AS (
            lag(s.game_date) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.game_number) AS prev_game_date,
            lag(s.pts - s.opp_pts) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.game_number) AS last_game_margin,
            lag(s.result) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.game_number) AS prev_result,
-           count(*) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.day_num
+           -- NULLS FIRST on these never-NULL keys: the default order of every engine but
+           -- DuckDB, and BigQuery accepts no NULLS clause in a window with a frame.
+           count(*) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.day_num NULLS FIRST
                           RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING) AS games_in_last_7_days,
-           count(*) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.day_num
+           count(*) OVER (PARTITION BY s.season_year, s.team_abbr ORDER BY s.day_num NULLS FIRST
                           RANGE BETWEEN 14 PRECEDING AND 1 PRECEDING) AS games_in_last_14_days
     FROM seq s
 ),
 islands AS (   -- runs of equal results; a streak is the length of the run ending at a game
     SELECT p.*,
            sum(CASE WHEN p.result = p.prev_result THEN 0 ELSE 1 END)
-               OVER (PARTITION BY p.season_year, p.team_abbr ORDER BY p.game_number
+               OVER (PARTITION BY p.season_year, p.team_abbr ORDER BY p.game_number NULLS FIRST
                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS island
     FROM prev p
 ),

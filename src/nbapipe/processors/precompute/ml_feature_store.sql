@@ -247,7 +247,7 @@ SELECT
          CASE src_team_off_rating WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_team_win_pct WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_vegas_points_line WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
-         CASE src_has_vegas_line WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END) / 25.0, 6) AS feature_quality_score,
+         CASE src_has_vegas_line WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END) / CAST(25 AS DOUBLE), 6) AS feature_quality_score,
     (SELECT run_id FROM run_bounds)      AS run_id,
     current_timestamp                    AS processed_at
 FROM sourced

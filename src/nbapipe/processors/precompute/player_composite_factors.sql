@@ -105,9 +105,9 @@ raw_factors AS (
                       WHEN i.back_to_backs_last_14_days = 1 THEN -5 ELSE 0 END
            END AS fatigue_raw,
            i.opponent_zone_vs_league * CASE WHEN i.primary_zone_share >= 0.5 THEN CAST(1 AS DOUBLE)
-                                            ELSE i.primary_zone_share / 0.5 END AS mismatch_base,
+                                            ELSE i.primary_zone_share / CAST(0.5 AS DOUBLE) END AS mismatch_base,
            (i.opponent_pace_last_10 - i.league_pace_same_window) / 2 AS pace_raw,
-           CASE WHEN i.games >= 3 THEN (i.usage_last_3 - i.usage_last_10) * 0.3 END AS usage_raw
+           CASE WHEN i.games >= 3 THEN (i.usage_last_3 - i.usage_last_10) * CAST(0.3 AS DOUBLE) END AS usage_raw
     FROM inputs i
 )
 SELECT
@@ -120,9 +120,9 @@ SELECT
     CASE WHEN fatigue_raw IS NULL THEN NULL WHEN fatigue_raw > 100 THEN 100
          WHEN fatigue_raw < 0 THEN 0 ELSE fatigue_raw END                        AS fatigue_score,
     round(CASE WHEN mismatch_base IS NULL THEN NULL
-               WHEN abs(mismatch_base) > 5 AND mismatch_base * 1.2 > 10 THEN 10
-               WHEN abs(mismatch_base) > 5 AND mismatch_base * 1.2 < -10 THEN -10
-               WHEN abs(mismatch_base) > 5 THEN mismatch_base * 1.2
+               WHEN abs(mismatch_base) > 5 AND mismatch_base * CAST(1.2 AS DOUBLE) > 10 THEN 10
+               WHEN abs(mismatch_base) > 5 AND mismatch_base * CAST(1.2 AS DOUBLE) < -10 THEN -10
+               WHEN abs(mismatch_base) > 5 THEN mismatch_base * CAST(1.2 AS DOUBLE)
                ELSE mismatch_base END, 6)                                       AS shot_zone_mismatch_score,
     round(CASE WHEN pace_raw IS NULL THEN NULL WHEN pace_raw > 3 THEN 3
                WHEN pace_raw < -3 THEN -3 ELSE pace_raw END, 6)                 AS pace_score,

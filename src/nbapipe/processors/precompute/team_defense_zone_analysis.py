@@ -27,7 +27,7 @@ PROCESSOR = processor(
               AND game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')),
         hist AS (
             SELECT p.game_date, p.team_abbr, count(x.game_id) AS games,
-                   min(least(15, greatest(2, CAST(floor(date_diff('day', sc.season_start, p.game_date) / 3.0) AS INTEGER)))) AS min_games
+                   min(least(15, greatest(2, CAST(floor(date_diff('day', sc.season_start, p.game_date) / CAST(3 AS DOUBLE)) AS INTEGER)))) AS min_games
             FROM playing p
             JOIN nba_reference.game_dates gd ON gd.game_date = p.game_date
             JOIN nba_reference.season_calendar sc ON sc.season = gd.season

@@ -61,7 +61,7 @@ zones AS (
            t.paint_makes / nullif(CAST(t.paint_attempts AS DOUBLE), 0) AS paint_fg_pct,
            t.mid_makes / nullif(CAST(t.mid_attempts AS DOUBLE), 0) AS mid_range_fg_pct,
            t.three_makes / nullif(CAST(t.three_attempts AS DOUBLE), 0) AS three_fg_pct,
-           least(15, greatest(2, CAST(floor(t.days_into_season / 3.0) AS INTEGER))) AS min_games_required
+           least(15, greatest(2, CAST(floor(t.days_into_season / CAST(3 AS DOUBLE)) AS INTEGER))) AS min_games_required
     FROM team t
     JOIN playing p ON p.analysis_date = t.analysis_date AND p.team_abbr = t.team_abbr
     JOIN league l ON l.analysis_date = t.analysis_date
