@@ -15,7 +15,7 @@ from nbapipe.sources.ingest import run_ingest
 from nbapipe.orchestration.backfill import run_backfill
 from nbapipe.orchestration.runner import Request
 from nbapipe import processors as registry
-from nbapipe.validation.coverage import processor_coverage, raw_coverage
+from nbapipe.validation.coverage import days_between, processor_coverage, raw_coverage, window
 from nbapipe.workspace import Workspace
 
 
@@ -30,7 +30,7 @@ def run_quickstart(ws: Workspace, data: Path | None, on_step: Callable[[str], No
     summary = run_ingest(ws, [folder], **ingest_kw)
     synthetic.mark(ws.state, is_synthetic)
     start, end = dt.date.fromisoformat(QUICKSTART_START), dt.date.fromisoformat(QUICKSTART_END)
-    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    days = days_between(start, end)
     phases = registry.phases()
     on_step(f"backfilling phases {', '.join(map(str, phases))} over {start}..{end}")
     report = run_backfill(ws, Request(dates=days, phases=phases, skip_downstream_trigger=True,
@@ -42,10 +42,7 @@ def run_quickstart(ws: Workspace, data: Path | None, on_step: Callable[[str], No
     return {
         "synthetic": is_synthetic,
         "data_folder": str(folder),
-        "window": {"start_date": start.isoformat(), "end_date": end.isoformat(), "days": len(days),
-                   "game_dates": [d.isoformat() for d in days if cal.is_game_date(d)],
-                   "no_game_dates": [d.isoformat() for d in days if not cal.is_game_date(d)],
-                   "bootstrap_dates": [d.isoformat() for d in days if cal.is_bootstrap(d)]},
+        "window": window(cal, start, end),
         "ingest": {"seconds": round(summary.seconds, 2), "refused": [o.as_dict() for o in summary.refused],
                    "files_loaded": sum(o.status == "loaded" for o in summary.outcomes),
                    "files_unchanged": sum(o.status == "unchanged" for o in summary.outcomes),

@@ -1,6 +1,8 @@
 """Per table and date: which game dates have rows, which do not, and why.
 
-One query per table over the whole range (never a query per date)."""
+One query per table over the whole range (never a query per date). Every tool speaks the same
+five answers for an empty cell (DESIGN section 5): no games that day, bootstrap skip (both never
+missing), a gap (which input is missing), failed (why), and complete."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +28,33 @@ FALLBACKS = {
     "nba_raw.nbac_team_boxscore": ["nba_raw.nbac_team_game_logs", "nba_raw.nbac_gamebook_player_stats"],
     "nba_raw.odds_api_player_points_props": ["nba_raw.bettingpros_player_points_props"],
 }
+
+
+def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def window(cal: Calendar, start: dt.date, end: dt.date) -> dict:
+    """The calendar facts of a range, as every tool reports them (ISO dates)."""
+    days = days_between(start, end)
+    return {"start_date": start.isoformat(), "end_date": end.isoformat(), "days": len(days),
+            "game_dates": [d.isoformat() for d in days if cal.is_game_date(d)],
+            "no_game_dates": [d.isoformat() for d in days if not cal.is_game_date(d)],
+            "bootstrap_dates": [d.isoformat() for d in days if cal.is_bootstrap(d)]}
+
+
+def all_seasons_range(cal: Calendar, complete_only: bool = False) -> tuple[dt.date, dt.date] | None:
+    """First to last game date of every season in the calendar (or of the complete ones)."""
+    seasons = [s for s in cal.seasons.values() if s["complete"] or not complete_only]
+    if not seasons:
+        return None
+    return (dt.date.fromisoformat(min(s["first_game_date"] for s in seasons)),
+            dt.date.fromisoformat(max(s["last_game_date"] for s in seasons)))
+
+
+def expected_dates(p, cal: Calendar, game_dates: list[dt.date]) -> list[dt.date]:
+    """The dates a processor must produce: game dates, less the bootstrap window when it skips it."""
+    return [d for d in game_dates if not (p.bootstrap_skip and cal.is_bootstrap(d))]
 
 
 def dates_with_rows(wh: Warehouse, table: str, start: dt.date, end: dt.date,
@@ -58,16 +87,22 @@ def raw_coverage(wh: Warehouse, cal: Calendar, start: dt.date, end: dt.date) -> 
             "expected": len(needed), "present": sum(1 for d in needed if d in have),
             "rows": sum(have.values()),
             "missing": [d.isoformat() for d in missing], "missing_reasons": reasons,
-            "fallback_covers": sorted({d for f in FALLBACKS.get(table, []) for d in missing
+            "fallback_covers": sorted({d.isoformat() for f in FALLBACKS.get(table, []) for d in missing
                                        if d in present[f]}),
         })
     return out
 
 
 def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
-                       phases: list[int] | None = None) -> list[dict]:
-    """Per processor over [start, end], from the ledger: every date's latest status, the
-    expected dates (game dates; Phase 4 outside the bootstrap window) and what is missing."""
+                       phases: list[int] | None = None, wh: Warehouse | None = None,
+                       plan: dict | None = None) -> list[dict]:
+    """Per processor over [start, end]: the expected dates (game dates; outside the bootstrap
+    window for processors that skip it), which are present, what is missing and why.
+
+    Without `wh` a date is present when its latest ledger status is success (the state store
+    alone: works while a backfill writes). With `wh` it is present when the table has rows
+    for it (what is really there, e.g. after a slice was deleted by hand); the ledger and the
+    dry-run `plan` ({(processor, date): PlannedUnit}) explain what is missing."""
     from nbapipe import processors as registry
     from nbapipe.state import ledger
     latest = ledger.latest_map(st, start=start, end=end)
@@ -76,22 +111,59 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
     for name, p in registry.all_processors().items():
         if phases and p.phase not in phases:
             continue
-        expected = [d for d in game_dates if not (p.bootstrap_skip and cal.is_bootstrap(d))]
-        statuses = {d: latest.get((name, d), {}).get("status") for d in game_dates}
-        rows = sum((latest.get((name, d)) or {}).get("rows") or 0 for d in game_dates)
-        missing, reasons = [], {}
-        for d in expected:
-            s = statuses[d]
-            if s != "success":
-                missing.append(d.isoformat())
-                r = latest.get((name, d)) or {}
-                reasons[d.isoformat()] = (f"{s}: {r.get('detail') or r.get('error') or ''}".strip(": ")
-                                          if s else "not run yet")
-        out.append({
+        expected = expected_dates(p, cal, game_dates)
+        units = {d: latest.get((name, d)) or {} for d in game_dates}
+        if wh is not None:
+            counts = dates_with_rows(wh, p.table, start, end, p.slice_column)
+            present = {d for d in expected if counts.get(d)}
+        else:
+            counts = {d: u.get("rows") or 0 for d, u in units.items()}
+            present = {d for d in expected if units[d].get("status") == "success"}
+        missing = [d for d in expected if d not in present]
+        bootstrap = [d for d in game_dates if d not in expected]
+        statuses = [u.get("status") for u in units.values() if u.get("status")]
+        row = {
             "table": p.table, "processor": name, "phase": p.phase,
-            "expected": len(expected), "present": sum(statuses[d] == "success" for d in expected),
-            "rows": rows, "missing": missing, "missing_reasons": reasons,
-            "bootstrap_dates": [d.isoformat() for d in game_dates if p.bootstrap_skip and cal.is_bootstrap(d)],
-            "statuses": {s: sum(1 for v in statuses.values() if v == s) for s in set(statuses.values()) if s},
-        })
+            "expected": len(expected), "present": len(present),
+            "rows": sum(counts.get(d, 0) for d in game_dates),
+            "missing": [d.isoformat() for d in missing],
+            "missing_reasons": {d.isoformat(): explain(units[d], (plan or {}).get((name, d))) for d in missing},
+            "bootstrap_dates": [d.isoformat() for d in bootstrap],
+            "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+            # Why the missing dates are missing, counted by latest status ("not_run": no row).
+            "missing_statuses": _count(units[d].get("status") or "not_run" for d in missing),
+        }
+        if wh is not None:
+            row["bootstrap_rows"] = {d.isoformat(): counts[d] for d in bootstrap if counts.get(d)}
+            row["off_calendar_rows"] = {d.isoformat(): n for d, n in counts.items() if not cal.is_game_date(d)}
+            # The ledger counted rows that the table no longer has (or more): changed since.
+            row["row_mismatches"] = {d.isoformat(): {"ledger": units[d]["rows"], "table": counts.get(d, 0)}
+                                     for d in present if units[d].get("status") == "success"
+                                     and units[d].get("rows") != counts.get(d, 0)}
+        out.append(row)
     return out
+
+
+def explain(unit: dict, planned=None) -> str:
+    """Why a date has no rows, from its latest ledger row, else from the dry-run plan."""
+    status = unit.get("status")
+    if status == "success":
+        return f"no rows in the table although the ledger recorded success ({unit.get('rows')} rows, run {unit.get('run_id')}): deleted since?"
+    if status == "upstream_missing" and unit.get("missing_inputs"):
+        return "upstream_missing: " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in unit["missing_inputs"].items())
+    if status:
+        return f"{status}: {unit.get('error') or unit.get('detail') or ''}".rstrip(": ")
+    if planned is not None:
+        return f"not run yet; {planned.reason}" if planned.action == "run" else f"not run yet; {planned.action}: {planned.reason}"
+    return "not run yet"
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _dates_text(ds: list[str]) -> str:
+    return ", ".join(ds) if len(ds) <= 3 else f"{len(ds)} dates ({ds[0]}..{ds[-1]})"
