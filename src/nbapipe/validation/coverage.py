@@ -121,7 +121,6 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             present = {d for d in expected if units[d].get("status") == "success"}
         missing = [d for d in expected if d not in present]
         bootstrap = [d for d in game_dates if d not in expected]
-        statuses = [u.get("status") for u in units.values() if u.get("status")]
         row = {
             "table": p.table, "processor": name, "phase": p.phase,
             "expected": len(expected), "present": len(present),
@@ -129,7 +128,7 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             "missing": [d.isoformat() for d in missing],
             "missing_reasons": {d.isoformat(): explain(units[d], (plan or {}).get((name, d))) for d in missing},
             "bootstrap_dates": [d.isoformat() for d in bootstrap],
-            "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+            "statuses": _count(u["status"] for u in units.values() if u.get("status")),
             # Why the missing dates are missing, counted by latest status ("not_run": no row).
             "missing_statuses": _count(units[d].get("status") or "not_run" for d in missing),
         }

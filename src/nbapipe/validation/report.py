@@ -57,7 +57,10 @@ def heatmap_png(path: Path, names: list[str], days: list[dt.date], cells: dict, 
     draw.text((10, 8), title, fill="black", font=_font(15))
     for i, name in enumerate(names):
         y = TOP + i * ROW_H
-        draw.text((10, y + 3), f"P{registry.get(name).phase} {registry.get(name).table}", fill="black", font=font)
+        phase = registry.get(name).phase
+        if i and phase != registry.get(names[i - 1]).phase:       # a rule between phases
+            draw.line([10, y - 2, width - 10, y - 2], fill="black", width=1)
+        draw.text((10, y + 3), f"P{phase} {registry.get(name).table}", fill="black", font=font)
         for j, d in enumerate(days):
             x = LABEL_W + j * cw
             draw.rectangle([x, y, x + cw - (1 if cw > 3 else 0), y + ROW_H - 2], fill=COLOURS[cells[(name, d)]])

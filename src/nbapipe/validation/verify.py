@@ -14,6 +14,7 @@ Checks, each one set-based query per table over the whole range:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 
 from nbapipe import processors as registry
@@ -152,7 +153,7 @@ def _ledger_problems(latest: list[dict], procs) -> list[Problem]:
     groups: dict[tuple[str, str, str], list[str]] = {}
     for r in latest:
         if r["status"] in ("failed", "partial"):
-            why = (r["error"] or r["detail"] or "").splitlines()[0] if (r["error"] or r["detail"]) else ""
+            why = ((r["error"] or r["detail"] or "").splitlines() or [""])[0]
             groups.setdefault((r["status"], r["processor"], why), []).append(r["game_date"])
     return [Problem(status, tables[proc], ds, f"{proc} {status} on {len(ds)} date(s): {why}")
             for (status, proc, why), ds in groups.items()]
@@ -202,7 +203,6 @@ def _spots(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]:
 
 def _uses_only(sql: str, cols: set[str]) -> bool:
     """A rule applies only when its table has every column it names (schemas evolve)."""
-    import re
     words = set(re.findall(r"[a-z_][a-z0-9_]*", sql.lower()))
     keywords = {"and", "or", "not", "is", "null", "avg", "filter", "where", "count"}
     return words - keywords <= cols
