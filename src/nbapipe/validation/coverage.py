@@ -95,17 +95,19 @@ def raw_coverage(wh: Warehouse, cal: Calendar, start: dt.date, end: dt.date) -> 
 
 def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
                        phases: list[int] | None = None, wh: Warehouse | None = None,
-                       plan: dict | None = None) -> list[dict]:
+                       plan: dict | None = None, latest: dict | None = None) -> list[dict]:
     """Per processor over [start, end]: the expected dates (game dates; outside the bootstrap
     window for processors that skip it), which are present, what is missing and why.
 
     Without `wh` a date is present when its latest ledger status is success (the state store
     alone: works while a backfill writes). With `wh` it is present when the table has rows
     for it (what is really there, e.g. after a slice was deleted by hand); the ledger and the
-    dry-run `plan` ({(processor, date): PlannedUnit}) explain what is missing."""
+    dry-run `plan` ({(processor, date): PlannedUnit}) explain what is missing. `latest` is the
+    ledger's latest_map when the caller has read it already (the monitor reads it once)."""
     from nbapipe import processors as registry
     from nbapipe.state import ledger
-    latest = ledger.latest_map(st, start=start, end=end)
+    if latest is None:
+        latest = ledger.latest_map(st, start=start, end=end)
     game_dates = cal.game_dates(start, end)
     out = []
     for name, p in registry.all_processors().items():

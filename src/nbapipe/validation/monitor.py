@@ -18,11 +18,12 @@ from nbapipe.validation.coverage import processor_coverage
 def snapshot(st, cal: Calendar, start: dt.date, end: dt.date, failures: int = 10) -> dict:
     """One reading of the progress over [start, end]."""
     game_dates = cal.game_dates(start, end)
-    tables = [_progress(t) for t in processor_coverage(st, cal, start, end)]
+    latest = ledger.latest_map(st, start=start, end=end)       # one read of the ledger
+    tables = [_progress(t) for t in processor_coverage(st, cal, start, end, latest=latest)]
     seasons = []
     for season in sorted({cal.season_of(d) for d in game_dates}):
         lo, hi = cal.season_dates(season)
-        rows = processor_coverage(st, cal, max(lo, start), min(hi, end))
+        rows = processor_coverage(st, cal, max(lo, start), min(hi, end), latest=latest)
         seasons.append({"season": season, "phases": _by_phase([_progress(t) for t in rows])})
     phases = _by_phase(tables)
     runs = active_runs(st)
@@ -38,7 +39,7 @@ def snapshot(st, cal: Calendar, start: dt.date, end: dt.date, failures: int = 10
         "runs": runs, "rate_per_s": round(rate, 1),
         "eta_s": round(remaining / rate, 1) if rate > 0 and runs else None,
         "last_run": last_run(st),
-        "failures": recent_failures(st, start, end, failures),
+        "failures": recent_failures(latest, failures),
         "leases": leases.current(st),
     }
 
@@ -112,9 +113,9 @@ def last_run(st) -> dict | None:
             "rate_per_s": round(r["units"] / secs, 1) if secs > 0 else None}
 
 
-def recent_failures(st, start: dt.date, end: dt.date, limit: int) -> list[dict]:
-    """Units whose latest outcome is failed, newest first, with their errors."""
-    rows = [r for r in ledger.latest(st, start=start, end=end) if r["status"] == "failed"]
+def recent_failures(latest: dict, limit: int) -> list[dict]:
+    """Units whose latest outcome (ledger.latest_map) is failed, newest first, with their errors."""
+    rows = [r for r in latest.values() if r["status"] == "failed"]
     rows.sort(key=lambda r: (r["finished_at"], r["game_date"]), reverse=True)
     return [{"processor": r["processor"], "phase": r["phase"], "date": r["game_date"], "error": r["error"],
              "run_id": r["run_id"], "finished_at": r["finished_at"]} for r in rows[:limit]]
