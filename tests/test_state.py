@@ -276,6 +276,47 @@ def test_heartbeat_keeps_lease_alive_past_ttl(tmp_path):
         assert leases.try_acquire(st2, "warehouse", other, ttl=0.6) is None
 
 
+def test_hold_serves_waiters_first_come_first_served(st, state_path):
+    """A writer that comes back the moment the lease is free (a worker with a queue of
+    triggers) does not overtake one that was already waiting (a manual backfill)."""
+    a = leases.Holder.me("worker, first unit")
+    assert leases.try_acquire(st, "warehouse", a, ttl=30) is None
+    order: list[str] = []
+
+    def backfill():
+        with open_state(state_path) as mine:
+            with leases.hold(mine, "warehouse", "manual backfill", poll=0.5):
+                order.append("manual backfill")
+                time.sleep(0.3)
+
+    t = threading.Thread(target=backfill)
+    t.start()
+    deadline = time.monotonic() + 5
+    while not st.scalar("SELECT count(*) FROM lease_waiters") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    told: list[dict] = []
+    leases.release(st, "warehouse", a)
+    with leases.hold(st, "warehouse", "worker, next unit", wait=5, poll=0.05, on_wait=told.append):
+        order.append("worker, next unit")
+    t.join(timeout=10)
+    assert order == ["manual backfill", "worker, next unit"]
+    assert told[0]["purpose"] == "manual backfill (waiting before us)"
+    assert st.scalar("SELECT count(*) FROM lease_waiters") == 0
+
+
+def test_an_interrupted_waiter_stops_waiting_at_once(st):
+    other = leases.Holder.me("a long backfill")
+    assert leases.try_acquire(st, "warehouse", other, ttl=30) is None
+
+    def interrupt(row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        with leases.hold(st, "warehouse", "ctrl-c while waiting", on_wait=interrupt):
+            pytest.fail("must not get the lease")
+    assert st.scalar("SELECT count(*) FROM lease_waiters") == 0
+
+
 def test_hold_releases_on_exception(st):
     with pytest.raises(KeyError):
         with leases.hold(st, "warehouse", "failing job", ttl=5):

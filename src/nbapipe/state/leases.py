@@ -19,7 +19,8 @@ WAREHOUSE = "warehouse"
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Milliseconds: waiters are served in the order of their `since`.
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -115,32 +116,57 @@ class _Heartbeat(threading.Thread):
             st.close()
 
 
+def _waiting_ahead(st: StateStore, name: str, holder: Holder) -> dict | None:
+    """A live waiter for `name` that started waiting before `holder` did (any waiter, when
+    `holder` is not waiting yet): it goes first, so a writer that keeps coming back (a
+    worker with a queue of triggers) cannot starve a backfill that waits."""
+    mine = st.scalar("SELECT since FROM lease_waiters WHERE holder = ?", [holder.id])
+    rows = st.rows("SELECT * FROM lease_waiters WHERE name = ? AND holder <> ? AND expires_at > ? "
+                   "AND (? IS NULL OR since < ?) ORDER BY since, holder",
+                   [name, holder.id, time.time(), mine, mine])
+    for r in rows:
+        if not process_gone(r["host"], r["pid"]):
+            return dict(r, acquired_at=r["since"], purpose=f"{r['purpose']} (waiting before us)")
+    return None
+
+
+def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: float | None,
+               on_wait: Callable[[dict], None] | None, poll: float) -> None:
+    """Take the lease, first come first served, waiting (registered as a waiter, which
+    status shows) while someone holds it or waited longer."""
+    deadline = None if wait is None else time.monotonic() + wait
+    told = None
+    try:
+        while True:
+            other = _waiting_ahead(st, name, holder) or try_acquire(st, name, holder, ttl)
+            if other is None:
+                return
+            with st.tx() as con:
+                con.execute("INSERT OR REPLACE INTO lease_waiters VALUES (?, ?, ?, ?, ?, "
+                            "coalesce((SELECT since FROM lease_waiters WHERE holder = ?), ?), ?)",
+                            [holder.id, name, holder.host, holder.pid, holder.purpose, holder.id,
+                             _now_iso(), time.time() + ttl])
+            if on_wait and told != other["holder"]:
+                on_wait(other)
+                told = other["holder"]
+            if deadline is not None and time.monotonic() > deadline:
+                raise LeaseTimeout(f"lease {name!r} is held by {describe(other)}")
+            time.sleep(poll)
+    except BaseException:
+        # Timed out or interrupted: stop waiting at once, or others would wait behind us.
+        with st.tx() as con:
+            con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
+        raise
+
+
 @contextmanager
 def hold(st: StateStore, name: str, purpose: str, *, wait: float | None = None,
          ttl: float = LEASE_TTL_SECONDS, on_wait: Callable[[dict], None] | None = None,
          poll: float = 0.5) -> Iterator[Holder]:
-    """Hold lease `name` for the duration of the block, waiting for the current holder
-    (forever when `wait` is None) and renewing it in the background."""
+    """Hold lease `name` for the duration of the block, waiting for the current holder and
+    for those who waited longer (forever when `wait` is None), renewing it in the background."""
     holder = Holder.me(purpose)
-    deadline = None if wait is None else time.monotonic() + wait
-    told = None
-    while True:
-        other = try_acquire(st, name, holder, ttl)
-        if other is None:
-            break
-        with st.tx() as con:
-            con.execute("INSERT OR REPLACE INTO lease_waiters VALUES (?, ?, ?, ?, ?, "
-                        "coalesce((SELECT since FROM lease_waiters WHERE holder = ?), ?), ?)",
-                        [holder.id, name, holder.host, holder.pid, purpose, holder.id,
-                         _now_iso(), time.time() + ttl])
-        if on_wait and told != other["holder"]:
-            on_wait(other)
-            told = other["holder"]
-        if deadline is not None and time.monotonic() > deadline:
-            with st.tx() as con:
-                con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
-            raise LeaseTimeout(f"lease {name!r} is held by {describe(other)}")
-        time.sleep(poll)
+    _wait_turn(st, name, holder, ttl, wait, on_wait, poll)
     beat = _Heartbeat(st.path, name, holder, ttl)
     beat.start()
     try:
