@@ -22,7 +22,7 @@ from nbapipe.orchestration.events import (PHASE2_COMPLETE, PHASE3_COMPLETE, PHAS
                                           Envelope, SqliteBus, UnitPublisher, phase2_completions)
 from nbapipe.orchestration.orchestrator import (Orchestrator, Requirement, Transition, phase2_requirements,
                                                 status)
-from nbapipe.state import StateStore, open_state
+from nbapipe.state import open_state
 from nbapipe.state.ledger import UnitResult, now_iso
 
 PHASE3 = ["team_offense_game_summary", "team_defense_game_summary", "upcoming_team_game_context",
@@ -441,6 +441,36 @@ def test_status_cli_usage_errors(home):
     assert _cli(home, "orchestrator", "status", "--date", "yesterday").exit_code == 2
     assert _cli(home, "orchestrator", "status", "--phase", "9").exit_code == 2
     assert _cli_json(home, "orchestrator", "status") == []
+
+
+# --- a worker process: heartbeat while it waits, redelivery when it dies -----------------------
+
+def test_worker_claim_is_renewed_while_it_waits_and_redelivered_after_it_dies(home, st):
+    from nbapipe.state import leases
+    from orchestration_support import wait_until
+    bus = SqliteBus(st)
+    mid = bus.publish(PHASE3_TRIGGER, env("phase2-to-phase3-orchestrator", D1, "triggered", phase=3), key=D1)
+    with leases.hold(st, leases.WAREHOUSE, "a long backfill"):
+        worker = subprocess.Popen([sys.executable, "-m", "nbapipe.cli", "--home", str(home), "worker", "--phase", "3",
+                                   "--visibility-timeout", "1", "--poll", "0.1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", "")))
+        try:
+            wait_until(lambda: st.rows("SELECT * FROM workers WHERE state = 'waiting for the warehouse'"), 30,
+                       "the worker to wait for the warehouse")
+            time.sleep(2.5)                                   # 2.5 visibility timeouts
+            state = bus.describe([mid])[mid]
+            assert state["state"] == "claimed" and state["claimed_by"].startswith("worker ") and state["attempts"] == 1
+            assert bus.pull(PHASE3_TRIGGER, 1) == []          # not redelivered to anyone else
+            worker.kill()
+            worker.wait(timeout=10)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        [again] = wait_until(lambda: bus.pull(PHASE3_TRIGGER, 1, consumer="a second worker"), 5,
+                             "the dead worker's trigger to be redelivered")
+    assert again.id == mid and again.attempts == 2
+    assert st.scalar("SELECT count(*) FROM run_ledger") == 0  # nothing recorded, nothing failed
 
 
 # --- on the real data: ingest and backfill publishing, a worker -----------------------------

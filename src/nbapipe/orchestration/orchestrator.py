@@ -32,7 +32,6 @@ import json
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
