@@ -26,8 +26,6 @@ from nbapipe.validation.coverage import days_between
 from nbapipe.warehouse import open_warehouse
 from nbapipe.workspace import Workspace
 
-pytestmark = pytest.mark.realdata
-
 GUIDE = ("2021-10-15", "2021-10-28")
 D = dt.date.fromisoformat
 
@@ -53,6 +51,7 @@ def guide_home(phase3_home, tmp_path):
 
 # --- preflight ---------------------------------------------------------------------------
 
+@pytest.mark.realdata
 def test_preflight_guide_window_on_a_fresh_ingest(real_home):
     code, r = cli_json(real_home, "preflight", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
     assert code == 0
@@ -89,6 +88,7 @@ def test_preflight_guide_window_on_a_fresh_ingest(real_home):
     assert (gamebook["expected"], gamebook["present"], gamebook["rows"]) == (10, 10, 2350)
 
 
+@pytest.mark.realdata
 def test_preflight_text_verbose_and_single_date(real_home):
     code, text = cli(real_home, "preflight", "--date", "2021-10-17", "--phase", "3", "-v")
     assert code == 0
@@ -110,6 +110,7 @@ def test_preflight_text_verbose_and_single_date(real_home):
     assert code == 2 and "not both" in text
 
 
+@pytest.mark.realdata
 def test_preflight_phase2_names_the_fallback_and_phase3_the_missing_input(phase3_home, tmp_path):
     """Move one date's player box scores to the fallback source, remove another's entirely."""
     home = copy_home(phase3_home, tmp_path / "home")
@@ -139,6 +140,7 @@ def test_preflight_phase2_names_the_fallback_and_phase3_the_missing_input(phase3
 
 # --- verify ------------------------------------------------------------------------------
 
+@pytest.mark.realdata
 def test_verify_complete_then_names_a_deleted_slice(guide_home):
     code, text = cli(guide_home, "verify", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
     assert code == 0, text
@@ -155,6 +157,7 @@ def test_verify_complete_then_names_a_deleted_slice(guide_home):
     assert "ledger recorded success" in r["problems"][0]["detail"]
 
 
+@pytest.mark.realdata
 def test_verify_names_every_kind_of_problem(guide_home):
     """Bootstrap rows, duplicate keys, a failure, cascade NULLs and an implausible value, each
     named with its table and date."""
@@ -190,6 +193,7 @@ def test_verify_names_every_kind_of_problem(guide_home):
     assert cascade["detail"].startswith("usage_rate NULL or zero")
 
 
+@pytest.mark.realdata
 def test_verify_and_preflight_say_when_the_warehouse_is_busy(phase3_home, tmp_path):
     home = copy_home(phase3_home, tmp_path / "home")
     holder = subprocess.Popen([sys.executable, "-c", (
@@ -211,6 +215,7 @@ def test_verify_and_preflight_say_when_the_warehouse_is_busy(phase3_home, tmp_pa
 
 # --- monitor -----------------------------------------------------------------------------
 
+@pytest.mark.realdata
 def test_monitor_counts_bootstrap_and_no_games_apart(guide_home):
     code, s = cli_json(guide_home, "monitor", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
     assert code == 0
@@ -241,6 +246,7 @@ def test_monitor_counts_bootstrap_and_no_games_apart(guide_home):
     assert code == 2 and "1999-00" in text
 
 
+@pytest.mark.realdata
 def test_monitor_continuous_json_lines(phase3_home):
     code, text = cli(phase3_home, "monitor", "--continuous", "--interval", "0.1", "--count", "3", "--json")
     lines = [json.loads(x) for x in text.splitlines()]
@@ -250,6 +256,7 @@ def test_monitor_continuous_json_lines(phase3_home):
 
 # --- report ------------------------------------------------------------------------------
 
+@pytest.mark.realdata
 def test_report_heatmap_and_self_contained_html(guide_home, tmp_path):
     from PIL import Image
     from nbapipe.validation.report import COLOURS, LABEL_W, ROW_H, TOP
@@ -272,6 +279,13 @@ def test_report_heatmap_and_self_contained_html(guide_home, tmp_path):
     assert "<h2>Per phase</h2>" in page and "Failures (0)" in page
 
 
+def test_monitor_and_report_refuse_a_home_without_a_state_store(tmp_path):
+    for command in ("monitor", "report"):
+        code, text = cli(tmp_path / "nothing", command)
+        assert code == 2 and "run `nbapipe ingest`" in text
+    assert not (tmp_path / "nothing").exists()
+
+
 # --- checks ------------------------------------------------------------------------------
 
 def test_checks_fail_clearly_on_an_empty_home(tmp_path):
@@ -288,6 +302,7 @@ def test_checks_fail_clearly_on_an_empty_home(tmp_path):
     assert code == 1 and "FAIL state store" in text and "-> exit 1" in text
 
 
+@pytest.mark.realdata
 def test_checks_warn_before_the_backfill(real_home):
     """Ingested, nothing processed yet: warnings only (exit 2), nothing failed."""
     r = run_checks(Workspace.at(real_home), quick=True)
@@ -299,6 +314,7 @@ def test_checks_warn_before_the_backfill(real_home):
     assert {by[n]["status"] for n in ("phase 3 dry run", "phase 4 dry run", "monitor")} <= {"skip", "warn"}
 
 
+@pytest.mark.realdata
 def test_raw_completeness_fails_on_a_date_without_any_player_source(real_home, tmp_path):
     home = copy_home(real_home, tmp_path / "home")
     with open_warehouse(home / "warehouse.duckdb") as wh:
@@ -321,6 +337,7 @@ def test_help_everywhere(command):
     assert code == 0 and "--json" in text
 
 
+@pytest.mark.realdata
 def test_guide_scripts_run_verbatim_with_system_python(guide_home):
     env = dict(os.environ, NBAPIPE_HOME=str(guide_home), PYTHONPATH=str(REPO_ROOT))
     env.pop("NBAPIPE_REEXEC", None)
@@ -375,6 +392,7 @@ def monitored_backfill(real_home, tmp_path_factory):
             "exit": mon.returncode}
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_monitor_shows_advancing_numbers_while_a_backfill_runs(monitored_backfill):
     m = monitored_backfill
@@ -391,6 +409,7 @@ def test_monitor_shows_advancing_numbers_while_a_backfill_runs(monitored_backfil
     assert all(s["failures"] == [] for s in m["lines"])
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_checks_pass_on_a_fresh_home_after_ingest_and_backfill(monitored_backfill):
     r = run_checks(Workspace.at(monitored_backfill["home"]))
