@@ -142,14 +142,15 @@ def check_datasets(ctx: Context) -> Result:
         have = {f"{s}.{t}" for s, t in wh.tuples("SELECT table_schema, table_name FROM information_schema.tables")}
         schemas = {r[0] for r in wh.tuples("SELECT schema_name FROM information_schema.schemata")}
     missing = [s for s in SCHEMAS if s not in schemas] + [t for t in table_keys() if t not in have]
-    outputs = [p.table for p in registry.all_processors().values() if p.phase in GUIDE_PHASES and p.table not in have]
+    tables = [p.table for p in registry.all_processors().values() if p.phase in GUIDE_PHASES]
+    outputs = [t for t in tables if t not in have]
     if missing:
         return Result("datasets", FAIL, f"missing: {', '.join(missing)}")
     if outputs:
         return Result("datasets", WARN, f"{len(SCHEMAS)} schemas, {len(table_keys())} raw/reference tables; "
                                         f"output tables not created yet (no backfill has written them): {', '.join(outputs)}")
     return Result("datasets", PASS, f"{len(SCHEMAS)} schemas ({', '.join(SCHEMAS)}), {len(table_keys())} "
-                                    f"raw/reference tables, {len(registry.all_processors())} processor tables")
+                                    f"raw/reference tables, {len(tables)} Phase {'/'.join(map(str, GUIDE_PHASES))} tables")
 
 
 def check_calendar(ctx: Context) -> Result:
@@ -161,15 +162,18 @@ def check_calendar(ctx: Context) -> Result:
     cal = Calendar.from_state(ctx.ws.state)
     if not cal.seasons:
         return Result("calendar", FAIL, "the calendar is empty: run `nbapipe ingest` (it builds the calendar from the schedule)")
-    ctx.cal = cal
     partial = [s for s, r in cal.seasons.items() if not r["complete"]]
     if ctx.season:
-        ctx.start, ctx.end = cal.season_dates(ctx.season)
+        try:
+            ctx.start, ctx.end = cal.season_dates(ctx.season)
+        except KeyError as e:
+            return Result("calendar", FAIL, str(e.args[0]))
     elif not ctx.start:
         span = all_seasons_range(cal, complete_only=True)
         if span is None:
             return Result("calendar", FAIL, f"no season with a complete schedule (partial: {', '.join(partial)})")
         ctx.start, ctx.end = span
+    ctx.cal = cal                 # the checks that need a scope run only once it is known
     ctx.seasons = sorted({cal.season_of(d) for d in cal.game_dates(ctx.start, ctx.end)})
     n = len(cal.game_dates(ctx.start, ctx.end))
     note = f"; left out (schedule not complete): {', '.join(partial)}" if partial and not ctx.season else ""
