@@ -276,7 +276,7 @@ def test_report_heatmap_and_self_contained_html(guide_home, tmp_path):
             assert cell(name, 20) == COLOURS["bootstrap_skip"] and cell(name, 27) == COLOURS["success"]
     page = open(r["html"], encoding="utf-8").read()
     assert "data:image/png;base64," in page and "http://" not in page and "https://" not in page
-    assert "<h2>Per phase</h2>" in page and "Failures (0)" in page
+    assert "<h2>Per phase</h2>" in page and "Gaps (0)" in page and "Failures (0)" in page
 
 
 def test_monitor_and_report_refuse_a_home_without_a_state_store(tmp_path):

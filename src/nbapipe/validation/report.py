@@ -105,7 +105,8 @@ def build(ws, cal: Calendar, start: dt.date, end: dt.date, out_dir: Path) -> dic
     heatmap_png(png, names, days, cells, f"nbapipe coverage {start}..{end}: {snap['game_dates']} game dates, "
                                          f"{snap['no_game_dates']} without games, {snap['bootstrap_dates']} bootstrap dates")
     page = stem.with_suffix(".html")
-    page.write_text(_html(snap, png), encoding="utf-8")
+    gaps = [r for r in ledger.latest(ws.state, start=start, end=end) if r["status"] in ledger.GAPS]
+    page.write_text(_html(snap, png, gaps), encoding="utf-8")
     return {"html": str(page), "png": str(png), "summary": {k: snap[k] for k in
             ("start_date", "end_date", "days", "game_dates", "no_game_dates", "bootstrap_dates", "phases", "failures")}}
 
@@ -115,7 +116,7 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2
 img{max-width:100%;border:1px solid #ddd}.fail{color:#b71c1c}"""
 
 
-def _html(snap: dict, png: Path) -> str:
+def _html(snap: dict, png: Path, gaps: list[dict]) -> str:
     e = html.escape
     data = base64.b64encode(png.read_bytes()).decode()
     cols = ("expected", "done", "pct", "partial", "upstream_missing", "failed", "not_run", "bootstrap", "rows")
@@ -128,6 +129,8 @@ def _html(snap: dict, png: Path) -> str:
 
     fails = "".join(f"<tr><td class=l>{e(f['date'])}</td><td class=l>{e(f['processor'])}</td>"
                     f"<td class='l fail'>{e(f['error'] or '')}</td></tr>" for f in snap["failures"])
+    gap_rows = "".join(f"<tr><td class=l>{e(g['game_date'])}</td><td class=l>{e(g['processor'])}</td><td class=l>{e(g['status'])}</td>"
+                       f"<td class=l>{e(g['detail'] or '')}</td></tr>" for g in gaps[:500])
     seasons = "".join(f"<h3>{e(s['season'])}</h3>{table(s['phases'], 'phase')}" for s in snap["seasons"])
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>nbapipe coverage {snap['start_date']}..{snap['end_date']}</title>
 <style>{CSS}</style></head><body>
@@ -138,6 +141,8 @@ def _html(snap: dict, png: Path) -> str:
 <h2>Per phase</h2>{table(snap['phases'], 'phase')}
 <h2>Per table</h2>{table(snap['tables'], 'table')}
 <h2>Per season</h2>{seasons}
+<h2>Gaps ({len(gaps)}): which input is missing</h2>
+{f'<table><tr><th class=l>date</th><th class=l>processor</th><th class=l>status</th><th class=l>why</th></tr>{gap_rows}</table>' if gaps else '<p>none</p>'}
 <h2>Failures ({len(snap['failures'])})</h2>
 {f'<table><tr><th class=l>date</th><th class=l>processor</th><th class=l>error</th></tr>{fails}</table>' if fails else '<p>none</p>'}
 </body></html>
