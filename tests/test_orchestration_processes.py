@@ -164,6 +164,9 @@ def test_phase3_backfill_triggers_phase4_once_per_date_and_the_skip_flag_nothing
                                           cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 wait_until(lambda: any(h["purpose"] == "backfill phase 3" for h in leases.current(st)
                                        if h["state"] == "waiting"), TIMEOUT, "the manual backfill to wait")
+                # Everything a second process reads comes from the state store, warehouse held or not.
+                monitor = json.loads(run(home, "monitor", "--season", "2021-22", "--json").stdout)
+                assert {p["phase"]: p["done"] for p in monitor["phases"]}[3] == 5 * 213   # Phase 3 complete
                 shown = run(home, "status", "--start-date", WEEK[0], "--end-date", WEEK[0]).stdout
                 assert "waiting warehouse: worker" in shown and "waiting warehouse: backfill phase 3" in shown
                 rows = json.loads(run(home, "orchestrator", "status", "--start-date", WEEK[0], "--end-date",
