@@ -324,8 +324,11 @@ class Runner:
         out = f"_out_{p.name}"
         try:
             self._prepare(wh, p, dates)
+            missing: dict = {}
             if p.compute:
-                p.compute(wh, dates, out, self.run_id)
+                # A compute processor names the dates it could not compute and the input
+                # they lack (e.g. Phase 5 without a trainable model: {date: {"model": [...]}}).
+                missing = p.compute(wh, dates, out, self.run_id) or {}
             else:
                 wh.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({p.sql}) q "
                            f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
@@ -353,6 +356,12 @@ class Runner:
             rows = counts.get(d, 0)
             exp, covered, entity = expected.get(d, (None, None, None))
             status, detail = "success", None
+            if rows == 0 and missing.get(d):
+                results.append(UnitResult(p.name, p.phase, d, UPSTREAM, missing_inputs=missing[d],
+                                          detail="missing " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in missing[d].items()),
+                                          input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
+                                          started_at=started, run_id=self.run_id))
+                continue
             if rows == 0:
                 status, detail = "failed", "produced no rows although its required inputs have rows"
             elif exp is not None and covered is not None and covered < exp:

@@ -55,8 +55,13 @@ class Processor:
     source_column: str | None = "data_source"
     # A processor that is not one SELECT (e.g. Phase 5 model training and prediction):
     # compute(wh, dates, out_table, run_id) creates temp table `out_table` with its rows for
-    # those dates. The runner still owns slices, ledger, events and resume.
-    compute: Callable[..., None] | None = field(default=None, compare=False)
+    # those dates. It may return {date: {input_name: [dates]}} for dates it could not compute
+    # for want of an input (e.g. no trainable model): those units become upstream_missing.
+    # The runner still owns slices, ledger, events and resume.
+    compute: Callable[..., dict | None] | None = field(default=None, compare=False)
+    # Further files beside the module that a compute processor runs (its SQL, helper modules):
+    # part of its code for the input fingerprint, so editing any of them makes its units stale.
+    code_files: tuple[str, ...] = ()
     module: str = field(default="", compare=False)
 
     @property
@@ -66,11 +71,15 @@ class Processor:
 
     @property
     def code(self) -> str:
-        """What the processor computes, for the input fingerprint: its SQL, else its module."""
+        """What the processor computes, for the input fingerprint: its SQL, else its module; a
+        compute processor: its module, its SQL and its code_files."""
         pkg, _, mod = self.module.rpartition(".")
         files = resources.files(pkg)
         sql = files.joinpath(f"{mod}.sql")
-        return (sql if sql.is_file() else files.joinpath(f"{mod}.py")).read_text(encoding="utf-8")
+        if not self.compute:
+            return (sql if sql.is_file() else files.joinpath(f"{mod}.py")).read_text(encoding="utf-8")
+        names = [f"{mod}.py", *([f"{mod}.sql"] if sql.is_file() else []), *self.code_files]
+        return "\n".join(files.joinpath(n).read_text(encoding="utf-8") for n in names)
 
     @property
     def upstream(self) -> list[str]:
