@@ -179,14 +179,50 @@ def worker(ctx: typer.Context,
 @app.command()
 def serve(ctx: typer.Context,
           phase: Optional[int] = typer.Option(None, "--phase", help="The worker runs only this phase (default: every phase with processors)."),
-          poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP)):
-    """The orchestrators and one worker in one process, until Ctrl-C or SIGTERM."""
+          poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP),
+          ui: bool = typer.Option(False, "--ui", help="Also serve the live dashboard (read-only web page + JSON API over the state store)."),
+          ui_only: bool = typer.Option(False, "--ui-only", help="Serve only the dashboard: no orchestrators, no worker (this process writes nothing)."),
+          host: str = typer.Option("127.0.0.1", "--host", help="Dashboard address; anything but loopback requires --token."),
+          port: int = typer.Option(8765, "--port", min=0, max=65535, help="Dashboard port (0: any free port)."),
+          token: Optional[str] = typer.Option(None, "--token", envvar="NBAPIPE_UI_TOKEN",
+                                              help="Every dashboard request must carry `Authorization: Bearer <token>` [env NBAPIPE_UI_TOKEN]."),
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every dashboard request.")):
+    """The orchestrators and one worker in one process, until Ctrl-C or SIGTERM; with --ui the
+    live dashboard beside them (--ui-only: the dashboard alone)."""
+    ws = ctx.obj.ws
+    _stop_on_sigterm()
+    dashboard = _start_dashboard(ws, host, port, token, verbose) if ui or ui_only else None
+    try:
+        if ui_only:
+            threading.Event().wait()          # until Ctrl-C / SIGTERM
+        else:
+            _serve_pipeline(ws, phase, poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if dashboard is not None:
+            dashboard.shutdown()
+            dashboard.server_close()
+
+
+def _start_dashboard(ws, host: str, port: int, token: Optional[str], verbose: bool):
+    from nbapipe.ui.server import Dashboard, start_in_thread
+    try:
+        server = Dashboard(ws.settings.state_path, ws.settings.phase2_required, host, port, token,
+                           log=err.print if verbose else None)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        fail(f"dashboard: {e}")
+        raise
+    start_in_thread(server)
+    err.print(f"dashboard: {server.url} (read-only; JSON under /api/)" + (" - token required" if token else ""))
+    return server
+
+
+def _serve_pipeline(ws, phase: Optional[int], poll: float) -> None:
     from nbapipe.orchestration.orchestrator import run_orchestrators
     from nbapipe.orchestration.worker import Worker
     from nbapipe.workspace import Workspace
-    ws = ctx.obj.ws
     phases = _worker_phases(phase)
-    _stop_on_sigterm()
     stop = threading.Event()
     # The orchestrators get their own workspace: a state store connection per thread.
     ows = Workspace(ws.settings)
@@ -197,8 +233,6 @@ def serve(ctx: typer.Context,
     err.print(f"serving: orchestrators for phases 2->3, 3->4, 4->5 and {w.id} for phase {', '.join(map(str, phases))}")
     try:
         w.run(stop)
-    except KeyboardInterrupt:
-        pass
     finally:
         stop.set()
         thread.join(timeout=10)

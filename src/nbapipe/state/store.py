@@ -188,6 +188,22 @@ class StateStore:
         self.con.execute("PRAGMA synchronous=NORMAL")
         self._ensure_schema()
 
+    @classmethod
+    def read_only(cls, path: Path | str) -> "StateStore":
+        """A connection that cannot write (SQLite mode=ro, query_only): for viewers such as the
+        web dashboard, which must never change the store, not even its schema row. WAL lets it
+        read while backfills and workers write."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no state store at {self.path}")
+        self.con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                                   isolation_level=None, check_same_thread=False)
+        self.con.row_factory = sqlite3.Row
+        self.con.execute("PRAGMA busy_timeout=30000")
+        self.con.execute("PRAGMA query_only=ON")
+        return self
+
     def _ensure_schema(self) -> None:
         with self.tx():
             for stmt in _DDL.split(";"):

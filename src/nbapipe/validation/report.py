@@ -34,16 +34,20 @@ def grid(st, cal: Calendar, start: dt.date, end: dt.date) -> tuple[list[str], li
     cells = {}
     for name, p in procs.items():
         for d in days:
-            r = latest.get((name, d))
-            if r:
-                cells[(name, d)] = r["status"]
-            elif not cal.is_game_date(d):
-                cells[(name, d)] = "no_games"
-            elif p.bootstrap_skip and cal.is_bootstrap(d):
-                cells[(name, d)] = "bootstrap_skip"
-            else:
-                cells[(name, d)] = "not_run"
+            cells[(name, d)] = cell_status(p, d, latest.get((name, d)), cal)
     return list(procs), days, cells
+
+
+def cell_status(p, d: dt.date, row: dict | None, cal: Calendar) -> str:
+    """A unit's status: its latest ledger row's, else what an empty cell means (the web
+    dashboard colours its cells with the same rule)."""
+    if row:
+        return row["status"]
+    if not cal.is_game_date(d):
+        return "no_games"
+    if p.bootstrap_skip and cal.is_bootstrap(d):
+        return "bootstrap_skip"
+    return "not_run"
 
 
 def heatmap_png(path: Path, names: list[str], days: list[dt.date], cells: dict, title: str) -> None:
