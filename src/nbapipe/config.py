@@ -28,6 +28,24 @@ LEASE_TTL_SECONDS = 30.0
 # chain `chain:<name>` (any of its source tables), a raw table name, or `a|b` (any of them).
 DEFAULT_PHASE2_REQUIRED = "calendar,chain:player_boxscores"
 
+# --- Phase 5: predictions ---------------------------------------------------------------------
+# A pick is OVER/UNDER only when |predicted - line| >= PREDICTION_MIN_EDGE points and the
+# prediction's confidence (0-100) >= PREDICTION_MIN_CONFIDENCE; otherwise PASS (voided in grading).
+PREDICTION_MIN_EDGE = 1.0
+PREDICTION_MIN_CONFIDENCE = 60.0
+# `nbapipe grade` reports hit rate and count at each of these edges (|predicted - line| >= t).
+GRADE_EDGE_THRESHOLDS = (0.0, 1.0, 2.0, 3.0, 5.0)
+# The moving-average baseline has no training residuals: its confidence uses this typical spread
+# of a points prediction's error (the gradient-boosting models' training residual std: 5.7-5.9).
+BASELINE_REFERENCE_STD = 5.8
+# Walk-forward models: one per (system, month), trained on the most recent rows before the
+# month's first day. A month with fewer labelled rows than the minimum has no model (its dates
+# are upstream_missing: model). The row cap keeps ~30 monthly models well under a minute on 2
+# cores: 40k rows is about a season and a half; training on every earlier row instead changed
+# the next month's MAE by 0.005 points over ten 2022-24 months.
+MODEL_MIN_TRAINING_ROWS = 500
+MODEL_MAX_TRAINING_ROWS = 40_000
+
 
 @dataclass(frozen=True)
 class Settings:

@@ -12,6 +12,7 @@ MODULES = {
         "player_game_summary", "upcoming_player_game_context"],
     4: ["team_defense_zone_analysis", "player_shot_zone_analysis", "player_composite_factors",
         "player_daily_cache", "ml_feature_store"],
+    5: ["player_prop_predictions", "prediction_accuracy"],
 }
 PACKAGES = {3: "nbapipe.processors.analytics", 4: "nbapipe.processors.precompute",
             5: "nbapipe.processors.predictions"}

@@ -1,0 +1,312 @@
+"""Phase 5: prediction systems, walk-forward models, grading and the evaluation report.
+
+On the real data (Phase 3 + 4 over three seasons): no look-ahead (model windows end before the
+cutoff; deleting every Phase 3 outcome dated D or later leaves D's predictions unchanged),
+identical reruns, voided picks, grading checked by hand against the raw box scores and the
+books' lines, and the March 2024 evaluation against real lines."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pytest
+
+from conftest import backfill, copy_home, table_differences
+from nbapipe import config
+from nbapipe.processors.predictions import models
+from nbapipe.processors.predictions.evaluation import grade_report, wilson_interval
+from nbapipe.state import ledger, open_state
+from nbapipe.warehouse import open_warehouse
+
+PREDICTIONS = "nba_predictions.player_prop_predictions"
+ACCURACY = "nba_predictions.prediction_accuracy"
+MARCH_2024 = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(31)]
+PHASE3 = ("player_game_summary", "team_offense_game_summary", "team_defense_game_summary",
+          "upcoming_player_game_context", "upcoming_team_game_context")
+
+
+@pytest.fixture(scope="module")
+def phase5_home(tmp_path_factory, phase4_home):
+    """The Phase 3 + 4 home with Phase 5 (predictions and grading) over the three seasons."""
+    home = copy_home(phase4_home, tmp_path_factory.mktemp("phase5") / "home")
+    report = backfill(home, "2021-10-01", "2024-06-30", phases=(5,), skip_downstream_trigger=True)
+    assert not report.failed, [r.as_dict() for r in report.failed][:3]
+    return home
+
+
+@pytest.fixture
+def phase5_wh(phase5_home):
+    with open_warehouse(phase5_home / "warehouse.duckdb", read_only=True) as w:
+        yield w
+
+
+# --- grading arithmetic ------------------------------------------------------------------
+
+def _grade_in_memory(wh, preds: list[tuple], outcomes: list[tuple]) -> dict:
+    """Run the grading SQL over hand-made predictions and box-score rows for 2024-03-12."""
+    from nbapipe.processors import get
+    wh.execute("CREATE SCHEMA IF NOT EXISTS nba_analytics")
+    wh.execute("CREATE SCHEMA IF NOT EXISTS nba_predictions")
+    wh.execute("CREATE TABLE nba_analytics.player_game_summary (game_date DATE, player_lookup VARCHAR, "
+               "points INTEGER, minutes_played DOUBLE, is_dnp BOOLEAN)")
+    wh.execute(f"CREATE TABLE {PREDICTIONS} (game_date DATE, player_lookup VARCHAR, system_id VARCHAR, "
+               "game_id VARCHAR, team_abbr VARCHAR, model_version VARCHAR, predicted_points DOUBLE, "
+               "confidence DOUBLE, recommendation VARCHAR, points_line DOUBLE, edge DOUBLE)")
+    for p, pred, line, rec in preds:
+        wh.execute(f"INSERT INTO {PREDICTIONS} VALUES ('2024-03-12', ?, 's', 'g', 'T', 'v', ?, 90, ?, ?, ?)",
+                   [p, pred, rec, line, None if line is None else round(pred - line, 6)])
+    for p, pts, dnp in outcomes:
+        wh.execute("INSERT INTO nba_analytics.player_game_summary VALUES ('2024-03-12', ?, ?, ?, ?)",
+                   [p, pts, None if dnp else 30.0, dnp])
+    wh.execute("CREATE TEMP TABLE run_dates AS SELECT DATE '2024-03-12' AS game_date")
+    wh.execute("CREATE TEMP TABLE run_bounds AS SELECT 'r1' AS run_id")
+    return {r["player_lookup"]: r for r in wh.rows(get("prediction_accuracy").sql)}
+
+
+def test_grading_arithmetic_by_hand(wh):
+    g = _grade_in_memory(wh, [
+        ("over_win", 24.0, 20.5, "OVER"),     # scored 25: correct, error -1
+        ("over_loss", 22.5, 19.5, "OVER"),    # scored 12: incorrect, error 10.5
+        ("under_win", 10.0, 14.5, "UNDER"),   # scored 9: correct, error 1
+        ("push", 23.0, 20.0, "OVER"),         # scored 20 on a whole-number line: push
+        ("pass", 15.2, 15.5, "PASS"),         # scored 19: voided pick, error still counts
+        ("dnp", 18.0, 17.5, "OVER"),          # did not play: voided, no error
+        ("no_line", 7.25, None, None),        # scored 3: error only
+    ], [("over_win", 25, False), ("over_loss", 12, False), ("under_win", 9, False), ("push", 20, False),
+        ("pass", 19, False), ("dnp", None, True), ("no_line", 3, False)])
+    expect = {  # correct, push, voided, void_reason, abs error, signed error, within 3, within 5
+        "over_win": (True, False, False, None, 1.0, -1.0, True, True),
+        "over_loss": (False, False, False, None, 10.5, 10.5, False, False),
+        "under_win": (True, False, False, None, 1.0, 1.0, True, True),
+        "push": (None, True, False, None, 3.0, 3.0, True, True),
+        "pass": (None, False, True, "pass", 3.8, -3.8, False, True),
+        "dnp": (None, False, True, "dnp", None, None, None, None),
+        "no_line": (None, False, False, None, 4.25, 4.25, False, True),
+    }
+    for p, (correct, push, voided, why, abs_err, signed, w3, w5) in expect.items():
+        r = g[p]
+        assert (r["prediction_correct"], r["is_push"], r["is_voided"], r["void_reason"]) == (correct, push, voided, why), p
+        assert (r["absolute_error"], r["signed_error"], r["within_3_points"], r["within_5_points"]) == (abs_err, signed, w3, w5), p
+    assert g["dnp"]["actual_points"] is None and g["dnp"]["is_dnp"]
+    assert g["over_loss"]["line_absolute_error"] == 7.5 and g["no_line"]["line_absolute_error"] is None
+
+
+def test_wilson_interval():
+    # 77 of 137, worked by hand: centre 0.5603, half-width 0.0820.
+    assert wilson_interval(77, 137) == (0.4784, 0.6423)
+    assert wilson_interval(0, 0) is None
+    lo, hi = wilson_interval(0, 5)
+    assert lo == 0.0 and 0.4 < hi < 0.45         # never a negative bound, unlike the normal approximation
+
+
+@pytest.mark.realdata
+def test_real_rows_graded_against_box_scores_and_lines(phase5_wh):
+    """Checked by hand in ../shared/nba-data: Jayson Tatum scored 38 at UTA on 2024-03-12 (books'
+    main lines 27.5, 28.5, 27.5, 28.5, 28.5: median 28.5); Giannis Antetokounmpo scored 30 at SAC
+    (line 32.5); Tyler Herro did not dress on 2024-03-02 (line 18.5)."""
+    rows = {(r["player_lookup"], r["system_id"]): r for r in phase5_wh.rows(
+        f"SELECT * FROM {ACCURACY} WHERE (game_date = '2024-03-12' AND player_lookup IN ('jaysontatum', "
+        "'giannisantetokounmpo')) OR (game_date = '2024-03-02' AND player_lookup = 'tylerherro')")}
+    assert len(rows) == 6
+    for (player, system), r in rows.items():
+        if player == "tylerherro":
+            assert r["is_dnp"] and r["points_line"] == 18.5 and r["actual_points"] is None
+            assert r["void_reason"] == "dnp" and r["is_voided"] and r["prediction_correct"] is None
+            assert r["absolute_error"] is None
+            continue
+        actual, line = {"jaysontatum": (38, 28.5), "giannisantetokounmpo": (30, 32.5)}[player]
+        pred = r["predicted_points"]
+        assert (r["actual_points"], r["points_line"]) == (actual, line), (player, system)
+        assert r["absolute_error"] == round(abs(pred - actual), 6)
+        assert r["signed_error"] == round(pred - actual, 6)
+        assert r["within_3_points"] == (abs(pred - actual) <= 3)
+        assert r["edge"] == round(pred - line, 6)
+        rec = r["recommendation"]
+        if rec == "PASS":
+            assert r["void_reason"] == "pass" and r["prediction_correct"] is None
+        else:
+            assert rec == ("OVER" if pred > line else "UNDER")
+            assert r["prediction_correct"] == ((actual > line) if rec == "OVER" else (actual < line))
+    # Both systems saw Tatum well under his 38.
+    assert rows[("jaysontatum", "gradient_boosting")]["signed_error"] < -5
+
+
+@pytest.mark.parametrize("name", ["moving_average_baseline", "player_prop_predictions", "prediction_accuracy"])
+def test_phase5_sql_is_portable(name):
+    """The compute processor's SQL files are outside test_transpile's reach (it reads only
+    SELECT processors): they keep to the portable subset too (DESIGN section 10)."""
+    from importlib import resources
+    from nbapipe.engines.transpile import TARGETS, transpile
+    sql = resources.files("nbapipe.processors.predictions").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    for target in TARGETS:
+        assert transpile(sql, target)
+
+
+# --- walk-forward models and no look-ahead ------------------------------------------------
+
+@pytest.mark.realdata
+def test_first_month_has_no_model_and_is_upstream_missing(phase5_home, phase5_wh):
+    with open_state(phase5_home / "state.sqlite") as st:
+        rows = ledger.latest(st, start=dt.date(2021, 10, 19), end=dt.date(2021, 11, 3),
+                             processors=["player_prop_predictions"])
+    status = {r["game_date"]: r for r in rows}
+    for d in ("2021-10-26", "2021-10-31"):           # after the bootstrap window, before any model
+        assert status[d]["status"] == "upstream_missing"
+        assert status[d]["missing_inputs"] == {"model": [d]}
+    assert status["2021-10-20"]["status"] == "bootstrap_skip"
+    assert status["2021-11-02"]["status"] == "success"
+    assert phase5_wh.scalar(f"SELECT count(*) FROM {PREDICTIONS} WHERE game_date < '2021-11-01'") == 0
+    systems = phase5_wh.tuples(f"SELECT system_id, count(*) FROM {PREDICTIONS} WHERE game_date = '2021-11-02' GROUP BY 1")
+    assert {s for s, n in systems} == {"moving_average_baseline", "gradient_boosting"}
+
+
+@pytest.mark.realdata
+def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
+    used = phase5_wh.tuples(f"SELECT DISTINCT game_date, model_version FROM {PREDICTIONS} "
+                            "WHERE system_id = 'gradient_boosting'")
+    sidecars = {}
+    for path in (phase5_home / "models" / models.SYSTEM_ID).glob("*.json"):
+        meta = json.loads(path.read_text())
+        sidecars[f"{models.SYSTEM_ID}/{path.stem[:10]}_{meta['fingerprint'][:8]}"] = meta
+    assert len(sidecars) >= 24                        # monthly: Nov..Jun of three seasons
+    for day, version in used:
+        meta = sidecars[version]
+        cutoff = dt.date.fromisoformat(meta["cutoff"])
+        window = meta["training_window"]
+        assert cutoff == day.replace(day=1) and cutoff <= day
+        assert dt.date.fromisoformat(window["last_date"]) < cutoff, (day, window)
+        assert meta["features"] == list(models.MODEL_FEATURES) and meta["feature_version"] == "v1_25features"
+    march = sidecars[next(v for d, v in used if d == dt.date(2024, 3, 15))]
+    assert march["training_window"]["last_date"] == "2024-02-29"   # the day before the cutoff
+    assert march["training_window"]["first_date"] < "2023-10-24"   # earlier seasons included
+    # The stored training window is what the training query returns: nothing on or after the cutoff.
+    rows = models.training_rows(phase5_wh, dt.date(2024, 3, 1))
+    assert rows.num_rows == march["training_rows"]
+    assert max(rows.column("game_date").to_pylist()) < dt.date(2024, 3, 1)
+
+
+@pytest.mark.realdata
+def test_deleting_phase3_rows_from_d_on_leaves_d_predictions_unchanged(phase5_home, tmp_path):
+    """Delete every Phase 3 row dated after D and every box-score outcome of D itself (D's
+    pre-game context rows stay: schedule, rest and the line are what is known before tip-off),
+    delete the stored models, recompute Phase 4 and 5 for D: D's predictions are identical.
+    Then the control: changing outcomes BEFORE D does move them."""
+    day = "2024-03-12"
+    home = copy_home(phase5_home, tmp_path / "home")
+    with open_warehouse(home / "warehouse.duckdb") as wh:
+        for t in PHASE3:
+            wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date > ?", [day])
+        for t in ("player_game_summary", "team_offense_game_summary", "team_defense_game_summary"):
+            assert wh.scalar(f"SELECT count(*) FROM nba_analytics.{t} WHERE game_date = ?", [day]) > 0
+            wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date = ?", [day])
+    shutil.rmtree(home / "models")
+    _rerun_phase4_and_predictions(home, day)
+    assert table_differences(home, phase5_home, "nba_predictions.ml_feature_store", f"game_date = '{day}'") == 0
+    assert table_differences(home, phase5_home, PREDICTIONS, f"game_date = '{day}'") == 0
+    assert (home / "models" / models.SYSTEM_ID).is_dir()     # the March model was trained again
+
+    # Control: outcomes before D (one in February, before the model's cutoff; one in March,
+    # inside D's season features) move D's predictions and give a new model.
+    ctrl = copy_home(phase5_home, tmp_path / "ctrl")
+    with open_warehouse(ctrl / "warehouse.duckdb") as wh:
+        wh.execute("UPDATE nba_analytics.player_game_summary SET points = points + 9 "
+                   "WHERE game_date IN ('2024-02-08', '2024-03-11') AND NOT is_dnp")
+    _rerun_phase4_and_predictions(ctrl, day)
+    assert table_differences(ctrl, phase5_home, PREDICTIONS, f"game_date = '{day}'") > 100
+    with open_warehouse(ctrl / "warehouse.duckdb", read_only=True) as a, \
+            open_warehouse(phase5_home / "warehouse.duckdb", read_only=True) as b:
+        q = f"SELECT DISTINCT model_version FROM {PREDICTIONS} WHERE game_date = ? AND system_id = 'gradient_boosting'"
+        assert a.tuples(q, [day]) != b.tuples(q, [day])
+
+
+def _rerun_phase4_and_predictions(home, day: str) -> None:
+    r4 = backfill(home, day, day, phases=(4,), skip_downstream_trigger=True, resume=False)
+    r5 = backfill(home, day, day, phases=(5,), processors=["player_prop_predictions"],
+                  skip_downstream_trigger=True, resume=False)
+    assert [r.status for r in r4.results] == ["success"] * 5
+    assert [r.status for r in r5.results] == ["success"]
+
+
+@pytest.mark.realdata
+def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp_path):
+    home = copy_home(phase5_home, tmp_path / "home")
+    r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True, resume=False)
+    assert not r.failed and r.counts()["success"] > 40
+    for table in (PREDICTIONS, ACCURACY):
+        assert table_differences(home, phase5_home, table) == 0, table
+    # Retrained from scratch (deterministic training): the same model file and the same rows.
+    before = sorted(p.name for p in (home / "models" / models.SYSTEM_ID).glob("2024-03-01_*"))
+    shutil.rmtree(home / "models")
+    r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True, resume=False)
+    assert not r.failed
+    assert sorted(p.name for p in (home / "models" / models.SYSTEM_ID).glob("*")) == before
+    assert table_differences(home, phase5_home, PREDICTIONS) == 0
+    # Resume: nothing left to do.
+    r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True)
+    assert all(x.status == "no_games" for x in r.results) and r.counts()["already_done"] > 40
+
+
+# --- predictions table and evaluation -----------------------------------------------------
+
+@pytest.mark.realdata
+def test_predictions_shape(phase5_wh):
+    edge, conf = config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE
+    assert phase5_wh.scalar(f"SELECT count(*) FROM (SELECT game_date, player_lookup, system_id FROM {PREDICTIONS} "
+                            "GROUP BY ALL HAVING count(*) > 1)") == 0
+    bad = phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} WHERE
+        predicted_points < 0 OR confidence < 0 OR confidence > 100
+        OR (points_line IS NULL) <> (recommendation IS NULL)
+        OR (recommendation IN ('OVER', 'UNDER') AND (abs(edge) < ? OR confidence < ?))
+        OR (recommendation = 'PASS' AND abs(edge) >= ? AND confidence >= ? AND edge <> 0)
+        OR (recommendation = 'OVER' AND edge <= 0) OR (recommendation = 'UNDER' AND edge >= 0)""",
+                            [edge, conf, edge, conf])
+    assert bad == 0
+    # Every prediction is graded, and the lines are the feature store's (the Phase 3 median).
+    assert phase5_wh.scalar(f"SELECT count(*) FROM {PREDICTIONS}") == phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY}")
+    assert phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} p JOIN nba_predictions.ml_feature_store f
+        USING (game_date, player_lookup) WHERE p.points_line IS DISTINCT FROM f.vegas_points_line""") == 0
+
+
+@pytest.mark.realdata
+def test_pass_dnp_and_pushes_are_out_of_the_hit_rate(phase5_wh):
+    march = "game_date BETWEEN '2024-03-01' AND '2024-03-31'"
+    report = grade_report(phase5_wh, MARCH_2024, [0.0, 3.0])
+    for s in report["systems"]:
+        system = s["system_id"]
+        # Both kinds of voided rows occur among the lined predictions of March 2024 ...
+        dnp_picks = phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY} WHERE system_id = ? AND {march} "
+                                     "AND recommendation IN ('OVER', 'UNDER') AND is_dnp", [system])
+        passes = phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY} WHERE system_id = ? AND {march} "
+                                  "AND recommendation = 'PASS' AND NOT is_dnp", [system])
+        assert dnp_picks > 0 and passes > 100
+        assert passes == s["overall"]["passes"]
+        # ... and the hit rate counts only OVER/UNDER picks of players who played, off the line.
+        decided = phase5_wh.rows(f"""SELECT sum(CASE WHEN actual_points > points_line AND recommendation = 'OVER'
+                   OR actual_points < points_line AND recommendation = 'UNDER' THEN 1 ELSE 0 END) AS hits,
+                   count(*) AS n FROM {ACCURACY}
+            WHERE system_id = ? AND {march} AND recommendation IN ('OVER', 'UNDER')
+              AND NOT is_dnp AND actual_points <> points_line""", [system])[0]
+        at0 = s["overall"]["picks"][0]
+        assert (at0["hits"], at0["picks"]) == (decided["hits"], decided["n"])
+        assert phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY} WHERE (is_voided OR is_push) "
+                                "AND prediction_correct IS NOT NULL") == 0
+
+
+@pytest.mark.realdata
+def test_march_2024_against_real_lines(phase5_wh):
+    """The evaluation the issue asks for. Small samples: a few hundred picks at most, so the
+    95% intervals span roughly +-8 points of hit rate at edge >= 3."""
+    report = grade_report(phase5_wh, MARCH_2024, [0.0, 1.0, 2.0, 3.0, 5.0])
+    assert {s["system_id"] for s in report["systems"]} == {"moving_average_baseline", "gradient_boosting"}
+    for s in report["systems"]:
+        o = s["overall"]
+        assert 3 < o["mae"] < 8 and abs(o["bias"]) < 1.5, s["system_id"]
+        assert 0.3 < o["within_3_rate"] < o["within_5_rate"] < 0.85
+        assert o["with_line"] > 1500 and 3 < o["line_mae"] < 8 and 3 < o["mae_with_line"] < 8
+        at3 = next(p for p in o["picks"] if p["edge_min"] == 3.0)
+        assert at3["picks"] > 0
+        lo, hi = at3["ci95"]
+        assert lo < at3["hit_rate"] < hi and hi - lo > 0.1      # small sample: a wide interval
+        counts = [p["picks"] for p in o["picks"]]
+        assert counts == sorted(counts, reverse=True)            # higher edge, fewer picks
