@@ -11,6 +11,7 @@ import json
 import shutil
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import backfill, copy_home, table_differences
 from nbapipe import config
@@ -310,3 +311,28 @@ def test_march_2024_against_real_lines(phase5_wh):
         assert lo < at3["hit_rate"] < hi and hi - lo > 0.1      # small sample: a wide interval
         counts = [p["picks"] for p in o["picks"]]
         assert counts == sorted(counts, reverse=True)            # higher edge, fewer picks
+
+
+# --- command line -------------------------------------------------------------------------
+
+@pytest.mark.realdata
+def test_cli_predict_and_grade(phase5_home, tmp_path):
+    from nbapipe.cli import app
+    home = copy_home(phase5_home, tmp_path / "home")
+    run = CliRunner()
+    r = run.invoke(app, ["--home", str(home), "predict", "--dates", "2024-03-12", "--no-resume", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["counts"]["success"] == 1
+    assert table_differences(home, phase5_home, PREDICTIONS) == 0
+    r = run.invoke(app, ["--home", str(home), "grade", "--start-date", "2024-03-01", "--end-date", "2024-03-31", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["graded_dates"] == 31 and len(report["systems"]) == 2
+    assert report["units"].get("already_done", 0) > 0 and report["failed"] == []
+    r = run.invoke(app, ["--home", str(home), "grade", "--season", "2023-24"])
+    assert r.exit_code == 0 and "edge >= 3" in r.stdout and "2024-03" in r.stdout
+    assert run.invoke(app, ["--home", str(home), "grade", "--season", "1999-00"]).exit_code == 2
+    assert run.invoke(app, ["--home", str(home), "grade", "--dates", "2024-03-12", "--edges", "x"]).exit_code == 2
+    assert run.invoke(app, ["--home", str(home), "grade", "--start-date", "2021-07-01", "--end-date", "2021-07-02"]).exit_code == 1
+    r = run.invoke(app, ["--home", str(home), "backfill", "--phase", "5", "--dates", "2021-10-27,2024-03-12", "--dry-run"])
+    assert r.exit_code == 0 and "player_prop_predictions" in r.stdout
