@@ -274,9 +274,11 @@ def test_serving_writes_nothing(server, ui_home):
         ro.close()
 
 
-def test_cli_serves_the_dashboard_until_sigterm(ui_home):
-    """`nbapipe serve --ui-only` as users run it: prints its address, answers, stops on SIGTERM."""
-    proc = subprocess.Popen([sys.executable, "-m", "nbapipe.cli", "--home", str(ui_home), "serve", "--ui-only",
+@pytest.mark.parametrize("flag", ["--ui-only", "--ui"])
+def test_cli_serves_the_dashboard_until_sigterm(ui_home, flag):
+    """`nbapipe serve --ui-only` (alone) and `--ui` (beside the orchestrators and a worker) as
+    users run them: print the address, answer, stop on SIGTERM."""
+    proc = subprocess.Popen([sys.executable, "-m", "nbapipe.cli", "--home", str(ui_home), "serve", flag,
                              "--port", "0"], stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()

@@ -4,6 +4,7 @@
 
 const POLL_MS = 2500;          // progress, runs and cells
 const SLOW_EVERY = 3;          // orchestrator and failures: every third poll
+const ORCH_ROWS = 30;
 const LABEL_PX = 270;          // the table names left of the cells (index.html .hlabel)
 
 const state = { season: null, seasons: [], legend: {}, labels: {}, cells: new Map(), built: null,
@@ -15,7 +16,7 @@ function h(tag, attrs, ...kids) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === "class") e.className = v; else if (k === "style") e.style.cssText = v; else e.setAttribute(k, v);
   }
-  for (const k of kids.flat()) e.append(k instanceof Node ? k : document.createTextNode(k == null ? "" : String(k)));
+  for (const k of kids.flat(Infinity)) e.append(k instanceof Node ? k : document.createTextNode(k == null ? "" : String(k)));
   return e;
 }
 const $ = (id) => document.getElementById(id);
@@ -23,6 +24,7 @@ function table(head, rows) {
   return h("table", {}, h("tr", {}, head.map(([t, cls]) => h("th", { class: cls || "" }, t))),
            rows.map((r) => h("tr", {}, r.map((c, i) => h("td", { class: head[i][1] || "" }, c)))));
 }
+const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 const fmt = (n) => (n == null ? "-" : Number(n).toLocaleString("en-US"));
 function secs(s) {
   if (s == null) return "-";
@@ -128,8 +130,7 @@ function showUnit(cell) {
   const l = u.ledger;
   if (l) {
     if (u.ledger_status !== u.status) items.push(["last recorded", u.ledger_status]);
-    items.push(["rows", l.expected != null ? `${fmt(l.rows)} of ${fmt(l.expected)} expected` : fmt(l.rows)],
-               ["source", l.source_used || "-"], ["duration", l.duration_s != null ? `${l.duration_s.toFixed(3)}s` : "-"]);
+    items.push(["rows", fmt(l.rows)], ["expected entities", fmt(l.expected)], ["source", l.source_used || "-"], ["duration", l.duration_s != null ? `${l.duration_s.toFixed(3)}s` : "-"]);
     if (l.error) items.push(["error", l.error]);
     if (l.detail) items.push(["detail", l.detail]);
     if (l.missing_inputs) items.push(["missing inputs", Object.entries(l.missing_inputs)
@@ -182,13 +183,18 @@ function paintOrchestrator(o) {
   // Dates still open first (waiting, blocked, settling), then the most recent decisions.
   const open = o.dates.filter((r) => ["waiting", "blocked", "settling", "ready"].includes(r.state));
   const rest = o.dates.filter((r) => !open.includes(r)).reverse();
-  const rows = open.concat(rest).slice(0, 40).map((r) => [
+  const shown = open.concat(rest).slice(0, ORCH_ROWS);
+  const names = (xs) => h("span", { title: xs.join(", ") }, xs.length ? `${xs.length}: ${clip(xs.join(", "), 60)}` : "-");
+  const rows = shown.map((r) => [
     r.date, `${r.upstream_phase}→${r.phase}`, r.state,
-    Object.entries(r.reported).map(([p, st]) => `${p} ${st}`).join(", ") || "-",
-    r.awaited.join(", ") || "-", r.triggered ? "yes" : "no", r.trigger_count, r.triggered_at || "-", r.trigger_state || "-"]);
-  $("orchestrator").replaceChildren(rows.length ? table([["date", "l"], ["phase", "l"], ["state", "l"], ["reported", "l"],
+    names(Object.entries(r.reported).map(([p, st]) => `${p} ${st}`)), names(r.awaited),
+    r.triggered ? "yes" : "no", r.trigger_count, r.triggered_at || "-", r.trigger_state || "-"]);
+  $("orchestrator").replaceChildren(rows.length ? table([["date", "l nw"], ["phase", "l"], ["state", "l"], ["reported", "l"],
     ["awaited", "l"], ["triggered", "l"], ["count", ""], ["last trigger", "l"], ["trigger state", "l"]], rows)
     : h("p", { class: "small" }, "nothing recorded for these dates"));
+  if (o.dates.length > shown.length) {
+    $("orchestrator").append(h("p", { class: "small" }, `showing ${shown.length} of ${o.dates.length} (open dates first, then the latest)`));
+  }
 }
 
 function paintFailures(f) {
