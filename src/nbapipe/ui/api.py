@@ -13,7 +13,7 @@ from nbapipe.orchestration.events import SqliteBus
 from nbapipe.orchestration.orchestrator import status as orchestrator_status
 from nbapipe.orchestration.orchestrator import transitions
 from nbapipe.orchestration.worker import RUNNING, WAITING_EARLIER, WAITING_WAREHOUSE, live_workers
-from nbapipe.state import leases, ledger
+from nbapipe.state import ledger
 from nbapipe.validation.coverage import all_seasons_range, days_between
 from nbapipe.validation.monitor import active_runs, recent_failures, snapshot
 from nbapipe.validation.report import COLOURS, LABELS, cell_status
@@ -97,8 +97,9 @@ def summary(st, cal: Calendar, start: dt.date, end: dt.date) -> dict:
     """Progress per phase, table and season (the monitor's snapshot), runs in progress,
     lease holders and waiters, live workers, the seasons and the legend."""
     snap = snapshot(st, cal, start, end, failures=10)
-    held = [l for l in snap.pop("leases") if l["state"] == "held"]
-    waiting = [l for l in leases.current(st) if l["state"] == "waiting"]
+    current = snap.pop("leases")                  # leases.current: holders and waiters, live ones
+    held = [l for l in current if l["state"] == "held"]
+    waiting = [l for l in current if l["state"] == "waiting"]
     return {**snap, "lease_holders": held, "lease_waiters": waiting, "workers": live_workers(st),
             "calendar": [{k: s[k] for k in ("season", "season_start", "bootstrap_end", "first_game_date",
                                             "last_game_date", "game_date_count")} for s in cal.seasons.values()],

@@ -10,10 +10,10 @@ browser can open the page: it asks once and sends it on every request, the scrip
 GET only; no endpoint takes SQL or writes anything."""
 from __future__ import annotations
 
+import base64
 import hmac
 import ipaddress
 import json
-import base64
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -148,18 +148,30 @@ function paintSummary(s) {
   $("scope").textContent = `${state.season || ""} ${s.start_date}..${s.end_date}: ${s.game_dates} game dates, ` +
     `${s.no_game_dates} without games, ${s.bootstrap_dates} bootstrap dates`;
   const head = [["phase / table", "l"], ["done", ""], ["expected", ""], ["%", ""], ["", "l"], ["partial", ""],
-                ["upstream missing", ""], ["failed", ""], ["not run", ""], ["bootstrap", ""], ["rows", ""]];
-  const row = (label, p, attrs) => {
+                ["upstream missing", ""], ["failed", ""], ["not run", ""], ["in progress", ""], ["bootstrap", ""], ["rows", ""]];
+  const row = (label, p, live, attrs) => {
     const pct = p.pct == null ? 0 : p.pct;
     const tr = h("tr", attrs, [label, fmt(p.done), fmt(p.expected), p.pct == null ? "-" : p.pct.toFixed(1),
       h("span", { class: "bar" }, h("span", { style: `width:${pct}%` })), fmt(p.partial), fmt(p.upstream_missing),
-      fmt(p.failed), fmt(p.not_run), fmt(p.bootstrap), fmt(p.rows)].map((c, i) => h("td", { class: head[i][1] }, c)));
+      fmt(p.failed), fmt(p.not_run), live ? fmt(live) : "", fmt(p.bootstrap), fmt(p.rows)]
+      .map((c, i) => h("td", { class: head[i][1] }, c)));
     return tr;
   };
+  // "in progress": cells of this season shown running or waiting (from /api/units).
+  const live = {};
+  for (const u of state.units.values()) {
+    if (u.status === "running" || u.status === "waiting") {
+      live[u.processor] = (live[u.processor] || 0) + 1;
+      live[`phase ${u.phase}`] = (live[`phase ${u.phase}`] || 0) + 1;
+    }
+  }
   const rows = [];
   for (const p of s.phases) {
-    rows.push(row(h("b", {}, `Phase ${p.phase}`), p, { "data-phase": p.phase, "data-done": p.done, "data-expected": p.expected, class: "phase-row" }));
-    for (const t of s.tables.filter((t) => t.phase === p.phase)) rows.push(row(`  ${t.table}`, t, { "data-table": t.table, "data-done": t.done }));
+    rows.push(row(h("b", {}, `Phase ${p.phase}`), p, live[`phase ${p.phase}`],
+                  { "data-phase": p.phase, "data-done": p.done, "data-expected": p.expected, class: "phase-row" }));
+    for (const t of s.tables.filter((t) => t.phase === p.phase)) {
+      rows.push(row(`  ${t.table}`, t, live[t.processor], { "data-table": t.table, "data-done": t.done }));
+    }
   }
   $("progress").replaceChildren(h("tr", {}, head.map(([t, c]) => h("th", { class: c }, t))), ...rows);
   $("rate").textContent = s.runs.length
@@ -209,8 +221,8 @@ async function poll(slow) {
     if (!state.seasons.length) initSeasons(await getJSON("/api/summary"));
     const q = scope();
     const [summary, units] = await Promise.all([getJSON(`/api/summary?${q}`), getJSON(`/api/units?${q}`)]);
-    paintSummary(summary);
     paintHeatmap(units);
+    paintSummary(summary);
     if (slow || state.polls % SLOW_EVERY === 0) {
       const [o, f] = await Promise.all([getJSON(`/api/orchestrator?${q}`), getJSON(`/api/failures?${q}&limit=20`)]);
       paintOrchestrator(o);
@@ -229,4 +241,7 @@ async function loop() {
   await poll(true);
   setTimeout(loop, POLL_MS);
 }
+// Cells are sized to the window: redraw them when it changes size.
+let resized = null;
+window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(() => { state.built = null; poll(false); }, 300); });
 loop();
