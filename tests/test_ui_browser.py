@@ -39,7 +39,9 @@ SEASON = ("2023-24", "2023-10-24", "2024-06-17")       # the page's default: the
 NBAPIPE = [sys.executable, "-m", "nbapipe.cli"]
 
 
-def _chromium() -> str:
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Checked before the real-data home is built (a missing browser fails or skips at once)."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path:
         return path
@@ -58,7 +60,8 @@ class Browser:
         # the shell's stdin and stdout, which it moves there (no preexec_fn, unsafe beside threads).
         cmd = ["sh", "-c", 'exec "$0" "$@" 3<&0 4>&1 </dev/null >/dev/null',
                chromium, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
-        self.proc = subprocess.Popen(cmd, stdin=to_chrome[0], stdout=self._from_chrome[1], stderr=log.open("wb"))
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(cmd, stdin=to_chrome[0], stdout=self._from_chrome[1], stderr=self._log)
         os.close(to_chrome[0])
         os.close(self._from_chrome[1])
         self._w, self._r = to_chrome[1], self._from_chrome[0]
@@ -127,6 +130,7 @@ class Browser:
             self.proc.kill()
         os.close(self._w)
         os.close(self._r)
+        self._log.close()
 
 
 def _serve(home: Path) -> tuple[subprocess.Popen, str]:
@@ -169,8 +173,7 @@ def _check_cells(browser: Browser, expected: dict[tuple[str, str], str]) -> None
         assert cell == [expected[key], "rgb({}, {}, {})".format(*COLOURS[expected[key]])], (key, cell)
 
 
-def test_dashboard_in_chromium(phase3_home, tmp_path):
-    chromium = _chromium()
+def test_dashboard_in_chromium(chromium, phase3_home, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     home = copy_home(phase3_home, tmp_path / "home")
     server, url = _serve(home)
