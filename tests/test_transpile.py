@@ -10,7 +10,7 @@ import sqlglot
 from sqlglot.errors import ParseError
 
 from nbapipe import processors as registry
-from nbapipe.engines.transpile import TARGETS, NotPortable, transpile
+from nbapipe.engines.transpile import TARGETS, NotPortable, exact_round, parse, transpile
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 
 PROCESSORS = sorted(registry.all_processors())
@@ -76,3 +76,16 @@ def test_wall_clock_conversion_means_the_same(wh):
            "('2022-10-18', '7:30 PM'), ('2023-01-09', '10:00 PM')) v(d, t) ORDER BY d")
     assert [r[0] for r in wh.tuples(sql)] == [dt.datetime(2022, 10, 18, 23, 30), dt.datetime(2023, 1, 10, 3, 0)]
     assert "CONVERT_TIMEZONE('America/New_York', 'UTC'" in transpile(sql, "spark")
+
+
+def test_exact_round_formula_is_duckdbs_round(wh):
+    """The round() Spark gets (engines.transpile.exact_round), evaluated by DuckDB itself, equals
+    DuckDB's round on values a hair either side of a tie, negatives and products included."""
+    wh.execute("CREATE TEMP TABLE xs AS SELECT i, x FROM (SELECT i, CASE i % 4 "
+               "WHEN 0 THEN (i + 0.5) / 1e6 WHEN 1 THEN -(i + 0.5) / 1e6 "
+               "WHEN 2 THEN (2 * i + 1) / 2e6 * 0.3 ELSE i / 7e5 END AS x FROM range(100000000, 100040000) r(i))")
+    rewritten = parse("SELECT i, round(x, 6) AS a, round(x * 3, 2) AS b FROM xs").transform(exact_round).sql("duckdb")
+    assert "ROUND(x, 6)" not in rewritten.upper().replace(" ", "")
+    bad = wh.scalar(f"SELECT count(*) FROM ({rewritten}) n JOIN xs USING (i) "
+                    f"WHERE n.a <> round(xs.x, 6) OR n.b <> round(xs.x * 3, 2)")
+    assert bad == 0

@@ -93,3 +93,29 @@ def load_settings(home: str | Path | None = None) -> Settings:
     days = int(os.environ.get("NBAPIPE_BOOTSTRAP_DAYS", DEFAULT_BOOTSTRAP_DAYS))
     required = os.environ.get("NBAPIPE_PHASE2_REQUIRED") or DEFAULT_PHASE2_REQUIRED
     return Settings(home=resolve_home(home), bootstrap_days=days, phase2_required=required)
+
+
+# --- engines (DuckDB embedded default; Spark for users who outgrow one machine) -------------
+ENGINE_NAMES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+# Local mode on every core unless a cluster master is given (spark://host:7077, yarn, k8s://...).
+DEFAULT_SPARK_MASTER = "local[*]"
+
+
+def engine_name(name: str | None = None) -> str:
+    """--engine beats NBAPIPE_ENGINE beats duckdb."""
+    value = (name or os.environ.get("NBAPIPE_ENGINE") or DEFAULT_ENGINE).lower()
+    if value not in ENGINE_NAMES:
+        raise ValueError(f"unknown engine {value!r}; engines: {', '.join(ENGINE_NAMES)}")
+    return value
+
+
+def spark_master() -> str:
+    return os.environ.get("NBAPIPE_SPARK_MASTER") or DEFAULT_SPARK_MASTER
+
+
+def spark_warehouse(home: Path) -> Path:
+    """Where the Spark engine keeps its Parquet tables: NBAPIPE_SPARK_WAREHOUSE, else
+    <home>/spark-warehouse. On a cluster it must be a folder every executor sees (a shared mount)."""
+    value = os.environ.get("NBAPIPE_SPARK_WAREHOUSE")
+    return Path(value).expanduser().resolve() if value else home / "spark-warehouse"

@@ -35,6 +35,7 @@ err = _console(stderr=True)
 
 HOME_HELP = "Home directory with warehouse.duckdb and state.sqlite [env NBAPIPE_HOME, default ./.nbapipe]"
 JSON_HELP = "Print machine-readable JSON instead of tables."
+ENGINE_HELP = "duckdb (the embedded default) or spark (extra nbapipe[spark]) [env NBAPIPE_ENGINE]"
 
 
 class Ctx:

@@ -6,7 +6,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from nbapipe.cli import (JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail,
+from nbapipe.cli import (ENGINE_HELP, JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail,
                          lease_waiting, out, registry_order, synthetic_banner)
 
 
@@ -24,13 +24,20 @@ def backfill(ctx: typer.Context,
              no_resume: bool = typer.Option(False, "--no-resume", help="Recompute units already done with unchanged inputs."),
              include_bootstrap: bool = typer.Option(False, "--include-bootstrap", help="Phase 4: compute the bootstrap window from whatever history exists."),
              workers: int = typer.Option(1, "--workers", min=1, max=16, help="Independent processors run concurrently up to N."),
+             engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
              verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unit with its reason."),
              as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Plan and run (processor, date) units set-based over a date range, with resume."""
+    from nbapipe.engines import EngineError
     from nbapipe.orchestration.backfill import BackfillError, parse_phases
     from nbapipe.orchestration.runner import Request
+    from nbapipe.config import engine_name
     ws = ctx.obj.ws
     ds = dates_option(start_date, end_date, dates)
+    try:
+        engine = engine_name(engine)
+    except ValueError as e:
+        fail(str(e))
     try:
         phases = parse_phases(phase)
         names = [p.strip() for p in processors.split(",")] if processors else None
@@ -44,10 +51,10 @@ def backfill(ctx: typer.Context,
             phases = sorted({reg.get(n).phase for n in names})
         req = Request(dates=ds, phases=phases, processors=names, resume=not no_resume, dry_run=dry_run,
                       include_bootstrap=include_bootstrap, skip_downstream_trigger=skip_downstream_trigger,
-                      workers=workers, command="backfill")
+                      workers=workers, command="backfill", engine=engine)
         synthetic_banner(ws)
         report = _run_with_progress(ws, req, quiet=as_json)
-    except BackfillError as e:
+    except (BackfillError, EngineError) as e:
         fail(str(e))
     if as_json:
         emit_json(report.as_dict())

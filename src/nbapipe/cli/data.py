@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from nbapipe.cli import JSON_HELP, SHORT, app, emit_json, err, fail, lease_waiting, out, synthetic_banner
+from nbapipe.cli import ENGINE_HELP, JSON_HELP, SHORT, app, emit_json, err, fail, lease_waiting, out, synthetic_banner
 from nbapipe.config import resolve_data_dir
 from nbapipe.workspace import Workspace
 
@@ -128,20 +128,12 @@ def _status_style(status: str) -> str:
 @app.command()
 def sql(ctx: typer.Context,
         query: str = typer.Argument(..., help="A read-only SQL query against the warehouse."),
+        engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
         as_json: bool = typer.Option(False, "--json", help="Print a JSON list of row objects.")):
-    """Run a read-only query against the warehouse."""
-    from nbapipe.warehouse import WarehouseBusy
+    """Run a read-only query against the warehouse (DuckDB's, or the Spark engine's tables:
+    the query is written in DuckDB's dialect either way)."""
     ws = ctx.obj.ws
-    if not ws.has_warehouse():
-        fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` or `nbapipe quickstart` first")
-    try:
-        with ws.reader() as wh:
-            try:
-                rows = wh.rows(query)
-            except Exception as e:  # DuckDB parser/binder/permission errors
-                fail(f"{e.__class__.__name__}: {e}")
-    except WarehouseBusy as e:
-        fail(str(e))
+    rows = _spark_rows(ws, query) if _engine(engine) == "spark" else _duckdb_rows(ws, query)
     if as_json:
         emit_json(rows)
         return
@@ -152,6 +144,54 @@ def sql(ctx: typer.Context,
         t.add_row(*["" if v is None else str(v) for v in r.values()])
     out.print(t)
     out.print(f"{len(rows)} row(s)")
+
+
+def _engine(name: Optional[str]) -> str:
+    from nbapipe.config import engine_name
+    try:
+        return engine_name(name)
+    except ValueError as e:
+        fail(str(e))
+        raise  # unreachable
+
+
+def _duckdb_rows(ws: Workspace, query: str) -> list[dict]:
+    from nbapipe.warehouse import WarehouseBusy
+    if not ws.has_warehouse():
+        fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` or `nbapipe quickstart` first")
+    try:
+        with ws.reader() as wh:
+            try:
+                return wh.rows(query)
+            except Exception as e:  # DuckDB parser/binder/permission errors
+                fail(f"{e.__class__.__name__}: {e}")
+    except WarehouseBusy as e:
+        fail(str(e))
+    raise AssertionError("unreachable")
+
+
+def _spark_rows(ws: Workspace, query: str) -> list[dict]:
+    """The Spark engine's Parquet tables, read-only: only a query is accepted."""
+    from nbapipe.config import spark_warehouse
+    from nbapipe.engines import EngineError
+    from nbapipe.engines.transpile import is_query
+    root = spark_warehouse(ws.home)
+    if not root.is_dir():
+        fail(f"no Spark warehouse at {root}: run `nbapipe backfill --engine spark` first")
+    try:
+        query_only = is_query(query)
+    except Exception as e:  # SQLGlot parse errors
+        fail(f"{e.__class__.__name__}: {str(e).strip().splitlines()[0]}")
+    if not query_only:
+        fail("only queries (SELECT ...) run against the Spark tables")
+    try:
+        from nbapipe.engines.spark import SparkEngine
+        return SparkEngine.for_home(ws.home).query(query)
+    except EngineError as e:
+        fail(str(e))
+    except Exception as e:  # Spark analysis errors (unknown table or column, ...)
+        fail(f"{e.__class__.__name__}: {str(e).strip().splitlines()[0]}")
+    raise AssertionError("unreachable")
 
 
 # --- calendar ----------------------------------------------------------------------------

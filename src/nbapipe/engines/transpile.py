@@ -34,15 +34,26 @@ def parse(sql: str) -> exp.Expression:
 
 
 def transpile(sql: str, dialect: str,
-              table: Callable[[exp.Table], exp.Expression | None] | None = None) -> str:
+              table: Callable[[exp.Table], exp.Expression | None] | None = None,
+              strict: bool = True) -> str:
     """`sql` in `dialect`. `table` may map a warehouse table to what the target reads instead
-    (the Spark engine maps `schema.table` to its Parquet folder); None keeps it."""
+    (the Spark engine maps `schema.table` to a view over its Parquet folder); None keeps it.
+    `strict`: refuse SQL outside the portable subset (processors); a person's ad-hoc query
+    (`nbapipe sql --engine spark`) is only translated, and the target says what it rejects."""
     tree = parse(sql)
-    check_portable(tree)
+    if strict:
+        check_portable(tree)
     tree = tree.transform(_convert_timezone)
+    if dialect == "spark":
+        tree = tree.transform(exact_round)
     if table:
         tree = tree.transform(lambda n: (table(n) or n) if isinstance(n, exp.Table) and n.db else n)
     return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
+
+
+def is_query(sql: str) -> bool:
+    """A read-only statement (SELECT, WITH ... SELECT, set operations)."""
+    return isinstance(parse(sql), exp.Query)
 
 
 def check_portable(tree: exp.Expression) -> None:
@@ -85,3 +96,42 @@ def _convert_timezone(node: exp.Expression) -> exp.Expression:
         return exp.ConvertTimezone(source_tz=inner.args["zone"], target_tz=node.args["zone"],
                                    timestamp=inner.this)
     return node
+
+
+# Veltkamp's splitter for doubles (2^27 + 1): x = xh + xl, halves whose products are exact.
+_SPLITTER = 134217729
+
+
+def exact_round(node: exp.Expression) -> exp.Expression:
+    """round(x, d) on a DOUBLE as DuckDB computes it: the double's exact binary value rounded
+    half away from zero. Spark rounds the double's shortest decimal text instead, which differs
+    for values a hair from a tie (averages of 6-decimal numbers land on ties often). So: hi =
+    x * 10^d, and when hi sits exactly on .5 the rounding error of that product (Dekker's exact
+    product from Veltkamp halves of x) says which side of the tie x really is.
+    Valid for |x * 10^d| < 2^53, far above any rounded rate or ratio here."""
+    if not isinstance(node, exp.Round) or node.args.get("decimals") is None:
+        return node               # round(x): half away from zero on the double in both engines
+    digits = node.args["decimals"]
+    if not (isinstance(digits, exp.Literal) and not digits.is_string):
+        raise NotPortable(f"round() with non-literal digits: {node.sql(SOURCE)!r}")
+    x = exp.paren(node.this.transform(exact_round), copy=False)   # rounds inside the argument too
+    scale = _double(10 ** int(digits.this))
+    hi = _op(exp.Mul, x, scale)
+    c = _op(exp.Mul, x, _double(_SPLITTER))
+    xh = _op(exp.Sub, c, _op(exp.Sub, c, x))
+    xl = _op(exp.Sub, x, xh)
+    err = _op(exp.Add, _op(exp.Sub, _op(exp.Mul, xh, scale), hi), _op(exp.Mul, xl, scale))
+    on_tie = exp.EQ(this=_op(exp.Sub, hi, exp.Floor(this=hi.copy())), expression=_double(0.5))
+    rounded = (exp.Case()
+               .when(exp.and_(on_tie.copy(), exp.GT(this=err.copy(), expression=_double(0))), exp.Ceil(this=hi.copy()))
+               .when(exp.and_(on_tie.copy(), exp.LT(this=err.copy(), expression=_double(0))), exp.Floor(this=hi.copy()))
+               .else_(exp.Round(this=hi.copy())))
+    return _op(exp.Div, exp.paren(rounded, copy=False), scale)
+
+
+def _double(value) -> exp.Expression:
+    return exp.cast(exp.Literal.number(value), "DOUBLE")
+
+
+def _op(kind, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    return exp.paren(kind(this=a.copy(), expression=b.copy()), copy=False)

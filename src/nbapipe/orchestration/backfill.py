@@ -7,6 +7,7 @@ from typing import Callable
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
+from nbapipe.engines import engine_session
 from nbapipe.orchestration.runner import Report, Request, Runner
 from nbapipe.state.ledger import UnitResult
 from nbapipe.workspace import Workspace
@@ -52,8 +53,10 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
     events = on_event or (lambda k, i: None)
     if req.dry_run:
         # A dry run writes nothing: no lease, a read-only warehouse, no ledger rows.
-        with ws.reader() as wh:
-            return Runner(wh, ws.state, cal, on_event=events).run(req)
+        with ws.reader() as wh, engine_session(ws, wh, req.engine) as engine:
+            return Runner(engine, ws.state, cal, on_event=events).run(req)
     purpose = purpose or f"{req.command} phase {','.join(map(str, req.phases))}"
-    with ws.writer(purpose, on_wait=on_wait) as wh:
-        return Runner(wh, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
+    # Spark runs hold the warehouse lease too: they read DuckDB's raw tables, and one writer
+    # at a time keeps Spark's table folders to one writer process as well.
+    with ws.writer(purpose, on_wait=on_wait) as wh, engine_session(ws, wh, req.engine) as engine:
+        return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)

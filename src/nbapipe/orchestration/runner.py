@@ -1,6 +1,6 @@
 """The backfill runner: plan (processor, date) units from the DAG, the calendar and the ledger,
-then execute each processor once over all of its dates (set-based), replace exactly those date
-slices in one transaction, and record one ledger row per unit.
+then execute each processor once over all of its dates (set-based) on an engine (DuckDB, or
+Spark: engines/), replace exactly those date slices, and record one ledger row per unit.
 
 Planning decides, per unit, one of:
   run               inputs present and (resume) not already done with the same inputs
@@ -22,6 +22,7 @@ from typing import Callable
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
+from nbapipe.engines import Engine, as_engine
 from nbapipe.processors.base import Input, Processor
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 from nbapipe.state import ledger
@@ -42,6 +43,7 @@ class Request:
     skip_downstream_trigger: bool = False
     workers: int = 1
     command: str = "backfill"
+    engine: str | None = None      # duckdb | spark; None: the home's setting (env NBAPIPE_ENGINE)
 
 
 @dataclass
@@ -108,9 +110,10 @@ def resolve_processors(req: Request) -> tuple[list[str], list[str]]:
 
 
 class Runner:
-    def __init__(self, wh: Warehouse, st, cal: Calendar, run_id: str | None = None,
+    def __init__(self, wh: Warehouse | Engine, st, cal: Calendar, run_id: str | None = None,
                  on_event: Events = _noop, unit_done: Callable[[UnitResult], None] | None = None):
-        self.wh, self.st, self.cal = wh, st, cal
+        # The engine that runs the SQL (a DuckDB warehouse is the DuckDB engine).
+        self.wh, self.st, self.cal = as_engine(wh), st, cal
         self.run_id = run_id or ledger.new_run_id()
         self.on_event = on_event
         self.unit_done = unit_done
@@ -224,14 +227,14 @@ class Runner:
 
     def _present_dates(self, i: Input, lo: dt.date, hi: dt.date) -> set[dt.date]:
         if i.kind == "processor":
-            return {d for d, r in self._upstream_ledger(i.name, lo, hi).items()
+            done = {d for d, r in self._upstream_ledger(i.name, lo, hi).items()
                     if r["status"] in ("success", "partial")}
+            up = registry.get(i.name)
+            return self.wh.confirm_slices(up.table, up.slice_column, done)
         tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
         out: set[dt.date] = set()
         for t in tables:
-            if self.wh.table_exists(t):
-                out |= {r[0] for r in self.wh.tuples(
-                    f"SELECT DISTINCT game_date FROM {t} WHERE game_date BETWEEN ? AND ?", [lo, hi])}
+            out |= self.wh.slice_dates(t, "game_date", lo, hi)
         return out
 
     def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> dict:
@@ -258,7 +261,7 @@ class Runner:
         for i in p.inputs:
             for d, s in self._signatures(i, lo, dates[-1]).items():
                 sig.setdefault(d, []).append(f"{i.name}={s}")
-        code = hashlib.md5(p.code.encode()).hexdigest()
+        code = hashlib.md5((self.wh.fingerprint_tag + p.code).encode()).hexdigest()
         day_sig = {d: "|".join(sorted(v)) for d, v in sig.items()}
         out = {}
         if p.lookback == "season":
@@ -308,15 +311,15 @@ class Runner:
             return [r for f in futures for r in f.result()]
 
     def _execute_on_cursor(self, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
-        cur = Warehouse(self.wh.con.cursor(), self.wh.path, False)
+        cur = self.wh.cursor()
         try:
             return self.execute(cur, p, units)
         finally:
             cur.close()
 
-    def execute(self, wh: Warehouse, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
-        """One SQL statement for all of the processor's dates, then one transaction that
-        replaces exactly those slices."""
+    def execute(self, wh: Engine, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
+        """One SQL statement for all of the processor's dates, then one write that replaces
+        exactly those slices (one transaction in DuckDB)."""
         dates = [u.game_date for u in units]
         started = ledger.now_iso()
         t0 = time.perf_counter()
@@ -330,8 +333,8 @@ class Runner:
                 # they lack (e.g. Phase 5 without a trainable model: {date: {"model": [...]}}).
                 missing = p.compute(wh, dates, out, self.run_id) or {}
             else:
-                wh.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({p.sql}) q "
-                           f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+                wh.materialize(out, f"SELECT * FROM ({p.sql}) q "
+                                    f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
             dupes = wh.scalar(f"SELECT count(*) FROM (SELECT {', '.join(p.key)} FROM {out} "
                               f"GROUP BY {', '.join(p.key)} HAVING count(*) > 1)")
             if dupes:
@@ -339,8 +342,7 @@ class Runner:
             counts = dict(wh.tuples(f"SELECT {p.slice_column}, count(*) FROM {out} GROUP BY 1"))
             expected = self._expected(wh, p, out)
             sources = self._sources(wh, p, out)
-            with wh.transaction():
-                self._write(wh, p, out, dates)
+            wh.write_slices(p, out, dates)
         except Exception as e:
             secs = time.perf_counter() - t0
             err = f"{e.__class__.__name__}: {e}"
@@ -375,45 +377,32 @@ class Runner:
         self.on_event("processor_done", {"processor": p.name, "units": len(units), "seconds": secs})
         return results
 
-    def _prepare(self, wh: Warehouse, p: Processor, dates: list[dt.date]) -> None:
-        lo = self._lookback_start(p, dates[0])
-        wh.execute("CREATE OR REPLACE TEMP TABLE run_dates (game_date DATE)")
-        wh.con.executemany("INSERT INTO run_dates VALUES (?)", [[d] for d in dates])
-        wh.execute("CREATE OR REPLACE TEMP TABLE run_bounds AS SELECT CAST(? AS DATE) AS start_date, "
-                   "CAST(? AS DATE) AS end_date, CAST(? AS DATE) AS lookback_start, CAST(? AS VARCHAR) AS run_id",
-                   [dates[0], dates[-1], lo, self.run_id])
+    def _prepare(self, wh: Engine, p: Processor, dates: list[dt.date]) -> None:
+        wh.check_supported(p)
+        wh.set_run(dates, self._lookback_start(p, dates[0]), self.run_id)
         for i in p.inputs:
             if i.kind == "chain":
                 self._chain_view(wh, i.name[6:])
 
-    def _chain_view(self, wh: Warehouse, name: str) -> None:
+    def _chain_view(self, wh: Engine, name: str) -> None:
         chain = CHAINS[name]
         # A chain may be built on another (team totals reconstructed from player rows).
         if name == "team_boxscores":
             self._chain_view(wh, "player_boxscores")
         available = {t: set(wh.columns(t)) for t in chain.tables() if wh.table_exists(t)}
-        wh.execute(f"CREATE OR REPLACE TEMP VIEW {chain.view} AS {chain_view_sql(chain, available)}")
+        wh.create_view(chain.view, chain_view_sql(chain, available))
 
-    def _expected(self, wh: Warehouse, p: Processor, out: str) -> dict[dt.date, tuple]:
+    def _expected(self, wh: Engine, p: Processor, out: str) -> dict[dt.date, tuple]:
         if not p.expected_sql:
             return {}
         sql = p.expected_sql.replace("{out}", out)
         return {r[0]: (r[1], r[2], r[3]) for r in wh.tuples(sql)}
 
-    def _sources(self, wh: Warehouse, p: Processor, out: str) -> dict[dt.date, str]:
+    def _sources(self, wh: Engine, p: Processor, out: str) -> dict[dt.date, str]:
         if not p.source_column:
             return {}
         return dict(wh.tuples(f"SELECT {p.slice_column}, string_agg(DISTINCT CAST({p.source_column} AS VARCHAR), ',' "
                               f"ORDER BY CAST({p.source_column} AS VARCHAR)) FROM {out} GROUP BY 1"))
-
-    def _write(self, wh: Warehouse, p: Processor, out: str, dates: list[dt.date]) -> None:
-        if not wh.table_exists(p.table):
-            wh.execute(f"CREATE SCHEMA IF NOT EXISTS {p.schema}")
-            wh.execute(f"CREATE TABLE {p.table} AS SELECT * FROM {out} WHERE false")
-        cols = wh.columns(p.table)
-        wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
-        wh.execute(f"INSERT INTO {p.table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {out} "
-                   f"ORDER BY {', '.join(p.key)}")
 
     # --- bookkeeping --------------------------------------------------------------------
     def _skip_result(self, u: PlannedUnit) -> UnitResult:
@@ -441,8 +430,7 @@ class Runner:
                 by_proc.setdefault(r.processor, []).append(r.game_date)
             for name, ds in by_proc.items():
                 p = registry.get(name)
-                if self.wh.table_exists(p.table):
-                    self.wh.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN ({','.join('?' * len(ds))})", ds)
+                self.wh.delete_slices(p.table, p.slice_column, ds)
 
 
 def _input_text(name: str) -> str:

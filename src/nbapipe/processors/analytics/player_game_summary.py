@@ -16,9 +16,12 @@ PROCESSOR = processor(
     # Expected: every scheduled game of the date has its players (a game no source has is
     # the gap partial reports).
     expected_sql="""
-        SELECT d.game_date, count(DISTINCT s.game_id),
-               (SELECT count(DISTINCT o.game_id) FROM {out} o WHERE o.game_date = d.game_date), 'games'
-        FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
-        WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
-        GROUP BY d.game_date""",
+        WITH want AS (
+            SELECT d.game_date, count(DISTINCT s.game_id) AS expected
+            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+            GROUP BY d.game_date),
+        got AS (SELECT game_date, count(DISTINCT game_id) AS covered FROM {out} GROUP BY game_date)
+        SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'games'
+        FROM want w LEFT JOIN got g ON g.game_date = w.game_date""",
 )

@@ -17,9 +17,12 @@ PROCESSOR = processor(
     source_column="universe_source",
     # Every team playing that date is expected to have its players.
     expected_sql="""
-        SELECT d.game_date, 2 * count(DISTINCT s.game_id),
-               (SELECT count(DISTINCT o.team_abbr) FROM {out} o WHERE o.game_date = d.game_date), 'teams'
-        FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
-        WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
-        GROUP BY d.game_date""",
+        WITH want AS (
+            SELECT d.game_date, 2 * count(DISTINCT s.game_id) AS expected
+            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+            GROUP BY d.game_date),
+        got AS (SELECT game_date, count(DISTINCT team_abbr) AS covered FROM {out} GROUP BY game_date)
+        SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'teams'
+        FROM want w LEFT JOIN got g ON g.game_date = w.game_date""",
 )

@@ -3,6 +3,8 @@
 -- its box scores (backfill mode); for a scheduled team without box scores yet (the daily run
 -- before tip-off) it is the players listed in that team's most recent game.
 -- Windows count games played (minutes > 0) in the same season.
+-- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
+-- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH sched AS (     -- both sides of every game on the requested dates
     SELECT game_id, game_date, season_year, home_team_abbr AS team_abbr, away_team_abbr AS opponent_team_abbr,
            'home' AS home_away
@@ -75,7 +77,7 @@ team_games AS (
     WHERE game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
 ),
 opp_pace AS (
-    SELECT game_date, team_abbr, avg(CASE WHEN k <= 10 THEN pace END) AS opponent_pace_last_10
+    SELECT game_date, team_abbr, avg(CASE WHEN k <= 10 THEN round(pace * 1000000) END) / 1000000 AS opponent_pace_last_10
     FROM (SELECT s.game_date, s.team_abbr, t.pace,
                  row_number() OVER (PARTITION BY s.game_date, s.team_abbr
                                     ORDER BY t.game_date DESC, t.game_id DESC) AS k

@@ -11,6 +11,8 @@
 --     >= 20% -> 2, >= 10% -> 1, <= -20% -> -2, <= -10% -> -1, else 0.
 --   pct_free_throw: free throws made / points over the last 10 games, clamped to 0..0.5.
 --   team_win_pct: the team's wins / games this season before the date.
+-- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
+-- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH universe AS (
     SELECT * FROM nba_analytics.upcoming_player_game_context
     WHERE game_date IN (SELECT game_date FROM run_dates)
@@ -36,8 +38,8 @@ hist AS (
            stddev_samp(CASE WHEN k <= 10 THEN CAST(points AS DOUBLE) END) AS points_std_last_10,
            avg(CASE WHEN k <= 2 THEN CAST(points AS DOUBLE) END) AS points_last_2,
            avg(CASE WHEN k BETWEEN 3 AND 5 THEN CAST(points AS DOUBLE) END) AS points_prev_3,
-           avg(CASE WHEN k <= 10 THEN minutes_played END) AS minutes_avg_last_10,
-           avg(minutes_played) AS minutes_avg_season,
+           avg(CASE WHEN k <= 10 THEN round(minutes_played * 1000000) END) / 1000000 AS minutes_avg_last_10,
+           avg(round(minutes_played * 1000000)) / 1000000 AS minutes_avg_season,
            sum(CASE WHEN k <= 10 THEN ft_makes ELSE 0 END) AS ftm_last_10,
            sum(CASE WHEN k <= 10 THEN points ELSE 0 END) AS points_last_10_total
     FROM pairs GROUP BY game_date, player_lookup
@@ -51,8 +53,8 @@ team_hist AS (     -- the player's team before the date: record, and the last-10
     SELECT t.game_date, t.team_abbr,
            count(g.game_id) AS team_games,
            sum(CASE WHEN g.win_flag THEN 1 ELSE 0 END) AS team_wins,
-           avg(CASE WHEN g.k <= 10 THEN g.pace END) AS team_pace_last_10,
-           avg(CASE WHEN g.k <= 10 THEN g.offensive_rating END) AS team_off_rating_last_10
+           avg(CASE WHEN g.k <= 10 THEN round(g.pace * 1000000) END) / 1000000 AS team_pace_last_10,
+           avg(CASE WHEN g.k <= 10 THEN round(g.offensive_rating * 1000000) END) / 1000000 AS team_off_rating_last_10
     FROM (SELECT DISTINCT game_date, team_abbr, season_year FROM universe) t
     LEFT JOIN (SELECT x.*, y.game_date AS as_of, y.team_abbr AS as_of_team,
                       row_number() OVER (PARTITION BY y.game_date, y.team_abbr ORDER BY x.game_date DESC, x.game_id DESC) AS k

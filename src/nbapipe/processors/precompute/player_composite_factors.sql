@@ -10,6 +10,8 @@
 --     clamped to -3..3.
 --   usage_spike_score: (usage over the last 3 games - over the last 10) x 0.3, clamped to -3..3.
 -- A factor whose inputs are missing is NULL, and missing_inputs says which.
+-- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
+-- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH universe AS (
     SELECT game_date, player_lookup, season_year, team_abbr, opponent_team_abbr, days_rest,
            back_to_back, games_played_season, games_in_last_7_days, minutes_in_last_7_days
@@ -37,8 +39,8 @@ load AS (
     SELECT game_date, player_lookup,
            sum(CASE WHEN days_ago <= 14 AND second_of_b2b THEN 1 ELSE 0 END) AS back_to_backs_last_14_days,
            count(*) AS games,
-           avg(CASE WHEN k <= 3 THEN usage_rate END) AS usage_last_3,
-           avg(CASE WHEN k <= 10 THEN usage_rate END) AS usage_last_10
+           avg(CASE WHEN k <= 3 THEN round(usage_rate * 1000000) END) / 1000000 AS usage_last_3,
+           avg(CASE WHEN k <= 10 THEN round(usage_rate * 1000000) END) / 1000000 AS usage_last_10
     FROM pairs GROUP BY game_date, player_lookup
 ),
 zone AS (
@@ -67,11 +69,11 @@ opp_window AS (   -- the opponent's last 10 games before the date
     JOIN team_games g ON g.team_abbr = o.team_abbr AND g.season_year = o.season_year AND g.game_date < o.game_date
 ),
 opp_pace AS (
-    SELECT game_date, team_abbr, avg(pace) AS opponent_pace_last_10, min(window_date) AS window_start
+    SELECT game_date, team_abbr, avg(round(pace * 1000000)) / 1000000 AS opponent_pace_last_10, min(window_date) AS window_start
     FROM opp_window WHERE k <= 10 GROUP BY game_date, team_abbr
 ),
 league_pace AS (  -- every team-game inside the opponent's window dates
-    SELECT p.game_date, p.team_abbr, avg(g.pace) AS league_pace_same_window
+    SELECT p.game_date, p.team_abbr, avg(round(g.pace * 1000000)) / 1000000 AS league_pace_same_window
     FROM opp_pace p JOIN team_games g ON g.game_date >= p.window_start AND g.game_date < p.game_date
     GROUP BY p.game_date, p.team_abbr
 ),

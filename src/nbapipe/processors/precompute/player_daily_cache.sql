@@ -1,6 +1,8 @@
 -- player_daily_cache: per player with a game on the cache date and at least 3 games played this
 -- season (key: cache_date, player_lookup). Windows are his games played (minutes > 0) in the same
 -- season strictly before the date; team windows are his team's last 10 games before the date.
+-- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
+-- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH universe AS (
     SELECT game_date AS cache_date, player_lookup, season_year, team_abbr, opponent_team_abbr,
            games_played_season, games_in_last_7_days, games_in_last_14_days,
@@ -28,9 +30,9 @@ form AS (
            avg(CASE WHEN k <= 10 THEN CAST(points AS DOUBLE) END) AS points_avg_last_10,
            avg(CAST(points AS DOUBLE)) AS points_avg_season,
            stddev_samp(CASE WHEN k <= 10 THEN CAST(points AS DOUBLE) END) AS points_std_last_10,
-           avg(CASE WHEN k <= 10 THEN minutes_played END) AS minutes_avg_last_10,
-           avg(minutes_played) AS minutes_avg_season,
-           avg(CASE WHEN k <= 10 THEN usage_rate END) AS usage_avg_last_10
+           avg(CASE WHEN k <= 10 THEN round(minutes_played * 1000000) END) / 1000000 AS minutes_avg_last_10,
+           avg(round(minutes_played * 1000000)) / 1000000 AS minutes_avg_season,
+           avg(CASE WHEN k <= 10 THEN round(usage_rate * 1000000) END) / 1000000 AS usage_avg_last_10
     FROM pairs GROUP BY cache_date, player_lookup
 ),
 team_games AS (
@@ -40,8 +42,8 @@ team_games AS (
 ),
 team_form AS (
     SELECT cache_date, team_abbr,
-           avg(CASE WHEN k <= 10 THEN pace END) AS team_pace_last_10,
-           avg(CASE WHEN k <= 10 THEN offensive_rating END) AS team_off_rating_last_10
+           avg(CASE WHEN k <= 10 THEN round(pace * 1000000) END) / 1000000 AS team_pace_last_10,
+           avg(CASE WHEN k <= 10 THEN round(offensive_rating * 1000000) END) / 1000000 AS team_off_rating_last_10
     FROM (SELECT t.cache_date, t.team_abbr, g.pace, g.offensive_rating,
                  row_number() OVER (PARTITION BY t.cache_date, t.team_abbr ORDER BY g.game_date DESC, g.game_id DESC) AS k
           FROM (SELECT DISTINCT cache_date, team_abbr, season_year FROM universe) t

@@ -4,6 +4,8 @@
 -- the same minus the league's over the pooled windows of every team, in percentage points
 -- (positive = the defence allows more than the league). Early in the season the minimum games
 -- grows with the days since the season start: least(15, greatest(2, floor(days / 3))).
+-- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
+-- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH days AS (
     SELECT d.game_date AS analysis_date, sc.season_year, sc.season_start,
            date_diff('day', sc.season_start, d.game_date) AS days_into_season
@@ -37,7 +39,7 @@ team AS (
            sum(CASE WHEN has_shot_zones THEN opp_three_zone_attempts END) AS three_attempts,
            sum(points_allowed) AS points_allowed, sum(opp_possessions) AS opp_possessions,
            avg(CAST(points_allowed AS DOUBLE)) AS opp_points_per_game,
-           avg(opp_pace) AS pace_per_game
+           avg(round(opp_pace * 1000000)) / 1000000 AS pace_per_game
     FROM last15 GROUP BY analysis_date, defending_team_abbr
 ),
 league AS (        -- pooled over every team's window on that date

@@ -1,0 +1,50 @@
+"""The DuckDB engine: the embedded default. It is the warehouse connection itself (a Warehouse),
+so processors with a compute hook get the connection they expect; slices are replaced in one
+transaction (delete the slice, insert the new rows)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from nbapipe.engines.base import Engine
+from nbapipe.processors.base import Processor
+from nbapipe.warehouse import Warehouse
+
+
+class DuckDBEngine(Warehouse, Engine):
+    name = "duckdb"
+
+    @classmethod
+    def wrap(cls, wh: Warehouse) -> "DuckDBEngine":
+        """The engine over an open warehouse (same connection: its temp tables, its transaction)."""
+        return wh if isinstance(wh, DuckDBEngine) else cls(wh.con, wh.path, wh.read_only)
+
+    def cursor(self) -> "DuckDBEngine":
+        # A DuckDB cursor is a connection of its own: its own temp tables, same database.
+        return DuckDBEngine(self.con.cursor(), self.path, False)
+
+    def set_run(self, dates: list[dt.date], lookback_start: dt.date, run_id: str) -> None:
+        self.execute("CREATE OR REPLACE TEMP TABLE run_dates (game_date DATE)")
+        self.con.executemany("INSERT INTO run_dates VALUES (?)", [[d] for d in dates])
+        self.execute("CREATE OR REPLACE TEMP TABLE run_bounds AS SELECT CAST(? AS DATE) AS start_date, "
+                     "CAST(? AS DATE) AS end_date, CAST(? AS DATE) AS lookback_start, CAST(? AS VARCHAR) AS run_id",
+                     [dates[0], dates[-1], lookback_start, run_id])
+
+    def create_view(self, name: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def materialize(self, out: str, sql: str) -> None:
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {sql}")
+
+    def write_slices(self, p: Processor, out: str, dates: list[dt.date]) -> None:
+        with self.transaction():
+            if not self.table_exists(p.table):
+                self.execute(f"CREATE SCHEMA IF NOT EXISTS {p.schema}")
+                self.execute(f"CREATE TABLE {p.table} AS SELECT * FROM {out} WHERE false")
+            cols = self.columns(p.table)
+            self.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+            self.execute(f"INSERT INTO {p.table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {out} "
+                         f"ORDER BY {', '.join(p.key)}")
+
+    def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
+        if dates and self.table_exists(table):
+            self.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(dates))})", dates)
