@@ -68,7 +68,7 @@ def spark_session(master: str | None = None, warehouse: Path | None = None):
         # every query and the optimizing JIT's compile threads cost more than they save.
         builder = (builder.config("spark.sql.shuffle.partitions", "4")
                    .config("spark.sql.codegen.wholeStage", "false")
-                   .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1"))
+                   .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return _configure(spark)
