@@ -97,3 +97,16 @@ class Processor:
 def processor(module: str, **kw) -> Processor:
     """Declare a processor from its module (the .sql file sits beside it)."""
     return Processor(module=module, **kw)
+
+
+# Expected entities shared by the team-grain Phase 3 processors: both teams of every scheduled
+# league game of the date (covered = the output's rows that date).
+EXPECTED_TEAM_GAMES = """
+        WITH want AS (
+            SELECT d.game_date, 2 * count(DISTINCT s.game_id) AS expected
+            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
+            GROUP BY d.game_date),
+        got AS (SELECT game_date, count(*) AS covered FROM {out} GROUP BY game_date)
+        SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'team-games'
+        FROM want w LEFT JOIN got g ON g.game_date = w.game_date"""

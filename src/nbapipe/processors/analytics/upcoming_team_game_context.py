@@ -1,4 +1,4 @@
-from nbapipe.processors.base import Input, processor
+from nbapipe.processors.base import EXPECTED_TEAM_GAMES, Input, processor
 
 PROCESSOR = processor(
     __name__,
@@ -11,13 +11,5 @@ PROCESSOR = processor(
     ),
     lookback="season",
     source_column=None,
-    expected_sql="""
-        WITH want AS (
-            SELECT d.game_date, 2 * count(DISTINCT s.game_id) AS expected
-            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
-            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
-            GROUP BY d.game_date),
-        got AS (SELECT game_date, count(*) AS covered FROM {out} GROUP BY game_date)
-        SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'team-games'
-        FROM want w LEFT JOIN got g ON g.game_date = w.game_date""",
+    expected_sql=EXPECTED_TEAM_GAMES,
 )
