@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -71,6 +72,7 @@ def generate(folder: Path, seed: int = 2021) -> Path:
                            "team_pts": pts[t], "opp_pts": pts[opp], "bbref_player_id": p["id"],
                            "player": p["name"], "starter": int(i < 5), "row_order": i + 1,
                            "status": "Did Not Play" if p["dnp"] else "Played",
+                           "mp": "" if p["dnp"] else _clock(p["mp"]),
                            "minutes": "" if p["dnp"] else p["mp"]}
                     for k in ("fg", "fga", "fg3", "fg3a", "ft", "fta", "orb", "drb", "ast", "stl",
                               "blk", "tov", "pf", "pts"):
@@ -93,7 +95,9 @@ def generate(folder: Path, seed: int = 2021) -> Path:
                                   "bbref_player_id": f"syn{t.lower()}ina", "player": f"Inactive Synthetic{t.title()}"})
     for name, rows in (("games", games), ("player_box", players), ("team_box", teams),
                        ("line_scores", lines), ("inactives", inactives)):
-        with gzip.open(out / f"{name}.csv.gz", "wt", newline="", encoding="utf-8") as f:
+        # mtime=0: the same league gives byte-identical files (re-ingest sees identical content).
+        with gzip.GzipFile(out / f"{name}.csv.gz", "wb", mtime=0) as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             w.writeheader()
             w.writerows(rows)
@@ -120,6 +124,12 @@ def _team_game(rng: random.Random, team: str) -> list[dict]:
             rows[-1].update({k: 0 for k in ("fg", "fga", "fg3", "fg3a", "ft", "fta", "orb", "drb",
                                              "ast", "stl", "blk", "tov", "pf", "pts")})
     return rows
+
+
+def _clock(minutes: float) -> str:
+    """Decimal minutes as the box score's 'MM:SS'."""
+    seconds = round(minutes * 60)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def _split(rng: random.Random, total: int) -> list[int]:
