@@ -110,3 +110,16 @@ EXPECTED_TEAM_GAMES = """
         got AS (SELECT game_date, count(*) AS covered FROM {out} GROUP BY game_date)
         SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'team-games'
         FROM want w LEFT JOIN got g ON g.game_date = w.game_date"""
+
+
+def expected_players(slice_column: str = "game_date", min_games_played: int = 0) -> str:
+    """Expected entities of the player-grain Phase 4 processors: the players with a game that
+    date (Phase 3's upcoming_player_game_context) who have played at least `min_games_played`
+    games this season; covered = those with an output row."""
+    floor = f" AND u.games_played_season >= {int(min_games_played)}" if min_games_played else ""
+    return f"""
+        SELECT d.game_date, count(u.player_lookup), count(o.player_lookup), 'players'
+        FROM run_dates d
+        JOIN nba_analytics.upcoming_player_game_context u ON u.game_date = d.game_date{floor}
+        LEFT JOIN {{out}} o ON o.{slice_column} = u.game_date AND o.player_lookup = u.player_lookup
+        GROUP BY d.game_date"""

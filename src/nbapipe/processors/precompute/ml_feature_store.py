@@ -1,4 +1,4 @@
-from nbapipe.processors.base import Input, processor
+from nbapipe.processors.base import Input, expected_players, processor
 
 # The features, in order; the SQL has one column per name and a source for each.
 FEATURES = (
@@ -31,10 +31,5 @@ PROCESSOR = processor(
     lookback="season",
     bootstrap_skip=True,
     source_column=None,
-    expected_sql="""
-        SELECT d.game_date, count(u.player_lookup), count(o.player_lookup), 'players'
-        FROM run_dates d
-        JOIN nba_analytics.upcoming_player_game_context u ON u.game_date = d.game_date
-        LEFT JOIN {out} o ON o.game_date = u.game_date AND o.player_lookup = u.player_lookup
-        GROUP BY d.game_date""",
+    expected_sql=expected_players(),
 )

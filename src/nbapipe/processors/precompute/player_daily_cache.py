@@ -1,4 +1,4 @@
-from nbapipe.processors.base import Input, processor
+from nbapipe.processors.base import Input, expected_players, processor
 
 PROCESSOR = processor(
     __name__,
@@ -15,11 +15,5 @@ PROCESSOR = processor(
     lookback="season",
     bootstrap_skip=True,
     source_column=None,
-    expected_sql="""
-        SELECT d.game_date, count(u.player_lookup), count(o.player_lookup), 'players'
-        FROM run_dates d
-        JOIN nba_analytics.upcoming_player_game_context u
-          ON u.game_date = d.game_date AND u.games_played_season >= 3
-        LEFT JOIN {out} o ON o.cache_date = u.game_date AND o.player_lookup = u.player_lookup
-        GROUP BY d.game_date""",
+    expected_sql=expected_players("cache_date", min_games_played=3),
 )
