@@ -1,8 +1,16 @@
 """Shared fixtures. Real-data tests are marked `realdata`: with CI=true a missing data folder
-is an error, elsewhere a skip with the reason."""
+is an error, elsewhere a skip with the reason.
+
+State store backends: a test module marked `both_states` runs every test twice, on the home's
+SQLite file and on PostgreSQL (param `postgres`, marker `postgres`): the fixture `state_backend`
+points NBAPIPE_STATE_URL at a fresh schema of the test server (NBAPIPE_TEST_POSTGRES, default
+postgresql://postgres@127.0.0.1:5432/test) for that test and the processes it starts, and
+`copy_home` moves a prepared home's state into it. An unreachable server fails under CI=true
+and skips elsewhere."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +18,68 @@ import pytest
 from nbapipe.config import REPO_ROOT
 
 DATA_DIR = Path(os.environ.get("NBAPIPE_DATA") or REPO_ROOT.parent / "shared" / "nba-data")
+TEST_POSTGRES = os.environ.get("NBAPIPE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+# Tests choose their state store themselves; a developer's shell setting must not leak in.
+os.environ.pop("NBAPIPE_STATE_URL", None)
+os.environ.pop("NBAPIPE_HOST_NAME", None)
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_generate_tests(metafunc):
+    if "state_backend" not in metafunc.fixturenames:
+        return
+    postgres = pytest.param("postgres", marks=pytest.mark.postgres)
+    if metafunc.definition.get_closest_marker("postgres_state"):
+        metafunc.parametrize("state_backend", [postgres], indirect=True)
+    elif metafunc.definition.get_closest_marker("both_states"):
+        metafunc.parametrize("state_backend", ["sqlite", postgres], indirect=True)
+
+
+def postgres_url(schema: str) -> str:
+    """The test server, with a schema of its own (created by the store, dropped by the fixture)."""
+    try:
+        import psycopg
+        psycopg.connect(TEST_POSTGRES, connect_timeout=5).close()
+    except Exception as e:          # no psycopg, no server: both are failures under CI
+        msg = (f"PostgreSQL test server not reachable at {TEST_POSTGRES} ({e.__class__.__name__}: "
+               f"{str(e).strip()[:200]}); `make test` starts the local one, or set NBAPIPE_TEST_POSTGRES")
+        if _ci():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    sep = "&" if "?" in TEST_POSTGRES else "?"
+    return f"{TEST_POSTGRES}{sep}schema={schema}"
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    with psycopg.connect(TEST_POSTGRES, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(autouse=True)
+def state_backend(request, monkeypatch):
+    """`sqlite` (the default everywhere) or, in `both_states` modules, also `postgres`: then
+    NBAPIPE_STATE_URL names a fresh schema for this test."""
+    kind = getattr(request, "param", "sqlite")
+    if kind != "postgres":
+        yield kind
+        return
+    schema = f"t_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    url = postgres_url(schema)
+    monkeypatch.setenv("NBAPIPE_STATE_URL", url)
+    try:
+        yield url
+    finally:
+        drop_schema(schema)
+
+
+def state_at(home):
+    """Where `home`'s state store is under the current backend (file or URL)."""
+    from nbapipe.config import load_settings
+    return load_settings(home).state_location
 
 
 def _require_data() -> Path:
@@ -58,9 +128,19 @@ def real_wh(real_home):
 
 
 def copy_home(src, dst):
-    """A private copy of a prepared home (tests that change data work on their own copy)."""
+    """A private copy of a prepared home (tests that change data work on their own copy). On
+    the PostgreSQL backend its state moves into the test's schema (`nbapipe state copy`'s code)
+    and the copy keeps no state.sqlite, so nothing can read the file by mistake."""
     import shutil
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.lock"))
+    url = os.environ.get("NBAPIPE_STATE_URL")
+    if url:
+        from nbapipe.state import open_state
+        from nbapipe.state.postgres import copy_store
+        with open_state(dst / "state.sqlite") as s, open_state(url) as d:
+            copy_store(s, d)
+        for f in dst.glob("state.sqlite*"):
+            f.unlink()
     return dst
 
 

@@ -11,11 +11,12 @@ import time
 
 import pytest
 
-from conftest import PHASE3_TABLES, backfill, copy_home, table_differences
+from conftest import PHASE3_TABLES, backfill, copy_home, state_at, table_differences
+from nbapipe.state import exists as state_exists
 from nbapipe.config import REPO_ROOT
 from nbapipe.state import ledger, open_state
 
-pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+pytestmark = [pytest.mark.realdata, pytest.mark.slow, pytest.mark.both_states]
 
 GUIDE_ORDER = ["team_offense_game_summary", "team_defense_game_summary", "upcoming_team_game_context",
                "player_game_summary", "upcoming_player_game_context"]
@@ -65,10 +66,10 @@ def test_option_a_five_jobs_at_once(fresh_home, phase3_home):
     assert [p.returncode for p in procs] == [0] * 5, [o[1][-2000:] for o in outs]
     assert any("waiting for the warehouse" in err for _, err in outs)
     assert_same_as_reference(fresh_home, phase3_home)
-    with open_state(fresh_home / "state.sqlite") as st:
+    with open_state(state_at(fresh_home)) as st:
         rows = ledger.latest(st, phase=3)
     # Every unit ran exactly once overall: the later jobs found their units already done.
-    with open_state(fresh_home / "state.sqlite") as st:
+    with open_state(state_at(fresh_home)) as st:
         per_unit = st.rows("SELECT processor, game_date, count(*) AS n FROM run_ledger "
                            "WHERE status = 'success' GROUP BY 1, 2 HAVING n > 1")
     assert per_unit == []
@@ -82,8 +83,8 @@ def test_sigkill_midway_then_rerun_gives_the_same_tables(fresh_home, phase3_home
     killed_mid_run = False
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None:
-        if (fresh_home / "state.sqlite").exists():
-            with open_state(fresh_home / "state.sqlite") as st:
+        if state_exists(state_at(fresh_home)):
+            with open_state(state_at(fresh_home)) as st:
                 done = st.scalar("SELECT count(*) FROM run_ledger WHERE status = 'success'")
             if done:
                 p.send_signal(signal.SIGKILL)
@@ -92,7 +93,7 @@ def test_sigkill_midway_then_rerun_gives_the_same_tables(fresh_home, phase3_home
         time.sleep(0.02)
     p.wait(timeout=30)
     assert killed_mid_run and p.returncode == -signal.SIGKILL
-    with open_state(fresh_home / "state.sqlite") as st:
+    with open_state(state_at(fresh_home)) as st:
         partial = st.scalar("SELECT count(*) FROM run_ledger WHERE status = 'success'")
     assert 0 < partial < 5 * 200          # it did stop midway
     t0 = time.time()
@@ -106,8 +107,8 @@ def test_sigkill_midway_then_rerun_gives_the_same_tables(fresh_home, phase3_home
 
 def test_backfill_waits_for_the_warehouse_and_says_who_holds_it(fresh_home):
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import time, sys; from nbapipe.state import StateStore; from nbapipe.state import leases;"
-        f"st = StateStore({str(fresh_home / 'state.sqlite')!r});"
+        "import time, sys; from nbapipe.state import connect; from nbapipe.state import leases;"
+        f"st = connect({str(state_at(fresh_home))!r});"
         "ctx = leases.hold(st, 'warehouse', 'a manual job in another terminal'); ctx.__enter__();"
         "print('held', flush=True); time.sleep(3); ctx.__exit__(None, None, None)")],
         stdout=subprocess.PIPE, text=True)

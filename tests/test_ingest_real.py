@@ -7,6 +7,8 @@ import gzip
 
 import pytest
 
+from conftest import state_at
+
 pytestmark = pytest.mark.realdata
 
 
@@ -112,7 +114,7 @@ def test_shot_chart_both_layouts(real_wh, data_dir):
 def test_calendar_season_starts_and_bootstrap(real_home):
     from nbapipe.calendar import season_rows
     from nbapipe.state import open_state
-    with open_state(real_home / "state.sqlite") as st:
+    with open_state(state_at(real_home)) as st:
         rows = {r["season"]: r for r in season_rows(st)}
     assert rows["2021-22"]["season_start"] == "2021-10-19"
     assert rows["2022-23"]["season_start"] == "2022-10-18"

@@ -15,15 +15,19 @@ import threading
 import time
 
 import pytest
+
+from conftest import state_at
 from typer.testing import CliRunner
 
 from nbapipe.config import REPO_ROOT
 from nbapipe.orchestration.events import (PHASE2_COMPLETE, PHASE3_COMPLETE, PHASE3_TRIGGER, PHASE4_TRIGGER,
-                                          Envelope, SqliteBus, UnitPublisher, phase2_completions)
+                                          Envelope, bus_for, UnitPublisher, phase2_completions)
 from nbapipe.orchestration.orchestrator import (Orchestrator, Requirement, Transition, phase2_requirements,
                                                 status)
 from nbapipe.state import open_state
 from nbapipe.state.ledger import UnitResult, now_iso
+
+pytestmark = pytest.mark.both_states
 
 PHASE3 = ["team_offense_game_summary", "team_defense_game_summary", "upcoming_team_game_context",
           "player_game_summary", "upcoming_player_game_context"]
@@ -37,14 +41,14 @@ SRC = str(REPO_ROOT / "src")
 def home(tmp_path):
     """A home whose state store has a calendar (game dates D1..D3, not 2021-11-04)."""
     h = tmp_path / "home"
-    with open_state(h / "state.sqlite") as st, st.tx() as con:
+    with open_state(state_at(h)) as st, st.tx() as con:
         con.executemany("INSERT INTO calendar_dates VALUES (?, '2021-22', 5, 'regular', 0)", [[D1], [D2], [D3]])
     return h
 
 
 @pytest.fixture
 def st(home):
-    with open_state(home / "state.sqlite") as s:
+    with open_state(state_at(home)) as s:
         yield s
 
 
@@ -78,7 +82,7 @@ def trigger_dates(st, topic: str = PHASE4_TRIGGER) -> list[str]:
 # --- the bus ---------------------------------------------------------------------------------
 
 def test_bus_claims_acks_and_redelivers_after_the_visibility_timeout(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     first = bus.publish("t", {"n": 1}, key="2021-11-02")
     bus.publish("t", {"n": 2}, key="2021-11-01")
     [a] = bus.pull("t", 1, visibility_timeout=0.3, consumer="c1")
@@ -99,7 +103,7 @@ def test_bus_claims_acks_and_redelivers_after_the_visibility_timeout(st):
 
 
 def test_bus_extend_keeps_a_long_unit_from_being_redelivered(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     bus.publish("t", {"n": 1})
     [m] = bus.pull("t", 1, visibility_timeout=0.3)
     for _ in range(4):                                        # 0.6 s in all, twice the timeout
@@ -110,7 +114,7 @@ def test_bus_extend_keeps_a_long_unit_from_being_redelivered(st):
 
 
 def test_bus_nack_release_failures_dead_letter_and_dedup(st):
-    bus = SqliteBus(st, max_failures=2)
+    bus = bus_for(st, max_failures=2)
     i1 = bus.publish("t", {"n": 1}, dedup_id="x")
     assert bus.publish("t", {"n": 1}, dedup_id="x") == i1 and bus.backlog("t") == 1
     [m] = bus.pull("t")
@@ -126,13 +130,13 @@ def test_bus_nack_release_failures_dead_letter_and_dedup(st):
 
 def test_bus_claims_are_exclusive_across_processes(home, st):
     """Three processes drain 150 messages: every message is acknowledged exactly once."""
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     for i in range(150):
         bus.publish("t", {"n": i})
     code = f"""
-        from nbapipe.state import StateStore
-        from nbapipe.orchestration.events import SqliteBus
-        bus = SqliteBus(StateStore({str(home / 'state.sqlite')!r}))
+        from nbapipe.state import connect
+        from nbapipe.orchestration.events import bus_for
+        bus = bus_for(connect({str(state_at(home))!r}))
         got = []
         while True:
             msgs = bus.pull("t", 2, visibility_timeout=30)
@@ -155,7 +159,7 @@ def test_bus_claims_are_exclusive_across_processes(home, st):
 # --- the orchestrator: exactly one trigger ----------------------------------------------------
 
 def test_all_processors_done_publishes_one_trigger_with_the_envelope(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34)
     send(bus, [env(p) for p in PHASE3[:4]])
     drain(orch)
@@ -170,7 +174,7 @@ def test_all_processors_done_publishes_one_trigger_with_the_envelope(st):
 
 
 def test_duplicated_messages_give_one_trigger(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34)
     for _ in range(3):                                        # every message three times, across steps
         send(bus, [env(p) for p in PHASE3])
@@ -185,7 +189,7 @@ def test_reordered_messages_give_one_trigger(st):
     early, late = "2021-11-02T10:00:00.000+00:00", "2021-11-02T11:00:00.000+00:00"
     msgs = [env(p, d, ts=late) for d in (D1, D2) for p in PHASE3]
     msgs += [env("player_game_summary", d, status="failed", run="run-old", ts=early) for d in (D1, D2)]
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34)
     rng.shuffle(msgs)
     for m in msgs:                                            # one message per step
@@ -198,13 +202,13 @@ def test_reordered_messages_give_one_trigger(st):
 def test_concurrent_orchestrator_threads_give_one_trigger_per_date(home, st):
     """Six orchestrators (own connections) consume while the messages, each sent twice, are
     still being published."""
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     published, errors, steps = threading.Event(), [], []
 
     def consume():
         try:
-            with open_state(home / "state.sqlite") as mine:
-                orch = Orchestrator(mine, SqliteBus(mine), P34)
+            with open_state(state_at(home)) as mine:
+                orch = Orchestrator(mine, bus_for(mine), P34)
                 while not (published.is_set() and mine.scalar("SELECT count(*) FROM bus_messages WHERE "
                                                               "topic = ? AND acked_at IS NULL", [PHASE3_COMPLETE]) == 0):
                     steps.append(orch.step(max_messages=2))
@@ -228,15 +232,15 @@ def test_concurrent_orchestrator_threads_give_one_trigger_per_date(home, st):
 
 
 def test_concurrent_orchestrator_processes_give_one_trigger_per_date(home, st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     send(bus, [env(p, d) for d in (D1, D2, D3) for p in PHASE3] * 2)
     code = f"""
-        from nbapipe.state import StateStore
-        from nbapipe.orchestration.events import SqliteBus
+        from nbapipe.state import connect
+        from nbapipe.orchestration.events import bus_for
         from nbapipe.orchestration.orchestrator import Orchestrator, Requirement, Transition
-        st = StateStore({str(home / 'state.sqlite')!r})
+        st = connect({str(state_at(home))!r})
         t = Transition(3, 4, tuple(Requirement(p, (p,)) for p in {PHASE3!r}), downstream=True)
-        orch = Orchestrator(st, SqliteBus(st), t)
+        orch = Orchestrator(st, bus_for(st), t)
         for _ in range(30):
             orch.step(max_messages=1)
         print("ok")
@@ -252,18 +256,18 @@ def test_concurrent_orchestrator_processes_give_one_trigger_per_date(home, st):
 
 def test_crash_before_ack_redelivers_and_still_one_trigger(home, st):
     """A process records the last completion, then dies before acknowledging it."""
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34, visibility_timeout=1.0)
     send(bus, [env(p) for p in PHASE3[:4]])
     drain(orch)
     send(bus, [env(PHASE3[4])])
     code = f"""
         import os
-        from nbapipe.state import StateStore
-        from nbapipe.orchestration.events import SqliteBus
+        from nbapipe.state import connect
+        from nbapipe.orchestration.events import bus_for
         from nbapipe.orchestration.orchestrator import Orchestrator, Requirement, Transition
-        st = StateStore({str(home / 'state.sqlite')!r})
-        bus = SqliteBus(st)
+        st = connect({str(state_at(home))!r})
+        bus = bus_for(st)
         bus.ack = lambda m: os._exit(3)        # the crash: after recording, before the ack
         t = Transition(3, 4, tuple(Requirement(p, (p,)) for p in {PHASE3!r}), downstream=True)
         Orchestrator(st, bus, t, visibility_timeout=1.0).step()
@@ -283,7 +287,7 @@ def test_crash_before_ack_redelivers_and_still_one_trigger(home, st):
 
 
 def test_crash_between_decision_and_publish_neither_loses_nor_doubles(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34)
     send(bus, [env(p) for p in PHASE3])
     real_publish = bus.publish
@@ -305,7 +309,7 @@ def test_crash_between_decision_and_publish_neither_loses_nor_doubles(st):
 # --- blocked dates, skips, reruns ------------------------------------------------------------
 
 def test_failed_processor_blocks_only_its_date_and_status_names_it(home, st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     send(bus, [env(p, d, status="failed" if (d, p) == (D1, "player_game_summary") else
                    "upstream_missing" if (d, p) == (D1, "upcoming_player_game_context") else "success")
                for d in (D1, D2) for p in PHASE3])
@@ -324,7 +328,7 @@ def test_failed_processor_blocks_only_its_date_and_status_names_it(home, st):
 
 
 def test_skips_count_as_done_and_a_day_without_games_triggers_nothing(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     send(bus, [env(p, D1, status="bootstrap_skip" if i % 2 else "success") for i, p in enumerate(PHASE3)])
     send(bus, [env(p, "2021-11-04", status="no_games") for p in PHASE3])
     drain(Orchestrator(st, bus, P34))
@@ -333,7 +337,7 @@ def test_skips_count_as_done_and_a_day_without_games_triggers_nothing(st):
 
 
 def test_a_rerun_is_a_new_generation_triggered_once_it_has_finished(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P34)
     send(bus, [env(p) for p in PHASE3])
     drain(orch)
@@ -366,14 +370,14 @@ def test_a_dead_run_does_not_hold_a_date_back(st):
     with st.tx() as con:
         con.execute("INSERT INTO runs (run_id, status, host, pid) VALUES ('run-a', 'running', ?, ?)",
                     [os.uname().nodename, dead.pid])
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     send(bus, [env(p) for p in PHASE3])
     drain(Orchestrator(st, bus, P34))
     assert trigger_dates(st) == [D1]
 
 
 def test_without_processors_downstream_nothing_is_triggered_until_they_exist(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     send(bus, [env(p) for p in PHASE3])
     drain(Orchestrator(st, bus, Transition(3, 4, P34.requirements, downstream=False)))
     assert triggers(st) == []
@@ -383,7 +387,7 @@ def test_without_processors_downstream_nothing_is_triggered_until_they_exist(st)
 
 
 def test_phase2_needs_a_scheduled_game_and_a_box_score_source(home, st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     orch = Orchestrator(st, bus, P23)
     p2 = lambda table, d: env(table, d, phase=2, run="ingest-1")
     send(bus, [p2("nbac_schedule", d) for d in (D1, D2, "2021-11-04")], topic=PHASE2_COMPLETE)
@@ -401,7 +405,7 @@ def test_phase2_needs_a_scheduled_game_and_a_box_score_source(home, st):
 
 
 def test_a_message_that_is_not_an_envelope_is_set_aside(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     bad = bus.publish(PHASE3_COMPLETE, {"hello": "world"}, key=D1)
     wrong_phase = bus.publish(PHASE3_COMPLETE, env("x", phase=4), key=D1)
     drain(Orchestrator(st, bus, P34))
@@ -413,7 +417,7 @@ def test_a_message_that_is_not_an_envelope_is_set_aside(st):
 # --- publishers --------------------------------------------------------------------------------
 
 def test_unit_publisher_one_completion_per_unit_and_none_for_the_last_phase(st):
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     pub = UnitPublisher(bus, correlation_id="corr-1")
     d = dt.date(2021, 11, 1)
     r = UnitResult("player_game_summary", 3, d, "success", rows=217, run_id="run-x")
@@ -448,7 +452,7 @@ def test_status_cli_usage_errors(home):
 def test_worker_claim_is_renewed_while_it_waits_and_redelivered_after_it_dies(home, st):
     from nbapipe.state import leases
     from orchestration_support import wait_until
-    bus = SqliteBus(st)
+    bus = bus_for(st)
     mid = bus.publish(PHASE3_TRIGGER, env("phase2-to-phase3-orchestrator", D1, "triggered", phase=3), key=D1)
     with leases.hold(st, leases.WAREHOUSE, "a long backfill"):
         worker = subprocess.Popen([sys.executable, "-m", "nbapipe.cli", "--home", str(home), "worker", "--phase", "3",
@@ -481,12 +485,12 @@ def test_ingest_publishes_phase2_completions_per_changed_date_unless_skipped(tmp
     home = tmp_path / "home"
     r = _cli(home, "ingest", str(data_dir / "nba_api" / "schedule_2021_22_to_2023_24.csv.gz"), "--skip-downstream-trigger")
     assert r.exit_code == 0, r.output
-    with open_state(home / "state.sqlite") as st:
+    with open_state(state_at(home)) as st:
         assert st.scalar("SELECT count(*) FROM bus_messages") == 0
     box = write_slice(data_dir / "bbref" / "player_box.csv.gz", tmp_path / "new" / "player_box.csv", "2021-10-19", "2021-10-21")
     for _ in range(2):                                        # the second ingest changes nothing
         assert _cli(home, "ingest", str(box)).exit_code == 0
-    with open_state(home / "state.sqlite") as st:
+    with open_state(state_at(home)) as st:
         msgs = [json.loads(m["payload"]) for m in st.rows("SELECT payload FROM bus_messages WHERE topic = ? ORDER BY id",
                                                           [PHASE2_COMPLETE])]
     assert [(m["processor"], m["game_date"], m["status"]) for m in msgs] == [
@@ -516,11 +520,11 @@ def test_backfill_publishes_one_completion_per_unit_it_ran_unless_skipped(real_h
             return run_backfill(ws, req, unit_done=_unit_publisher(ws, req))
 
         run(skip_downstream_trigger=True)
-        assert SqliteBus(ws.state).backlog(PHASE3_COMPLETE) == 0
+        assert bus_for(ws.state).backlog(PHASE3_COMPLETE) == 0
         assert ledger.latest(ws.state, phase=3, start=days[0], end=days[1])[0]["status"] == "no_games"
         report = run(resume=False)
         run()                                                 # everything already done: silent
-        msgs = [m.envelope for m in SqliteBus(ws.state).pull(PHASE3_COMPLETE, 100)]
+        msgs = [m.envelope for m in bus_for(ws.state).pull(PHASE3_COMPLETE, 100)]
     finally:
         ws.close()
     # The days without games were recorded by the first run: skips already recorded say nothing.
@@ -539,7 +543,7 @@ def test_worker_runs_triggers_in_date_order_and_waits_for_the_warehouse(real_hom
     from nbapipe.state import leases, ledger
     from nbapipe.workspace import Workspace
     ws = Workspace.at(copy_home(real_home, tmp_path / "home"))
-    bus = SqliteBus(ws.state)
+    bus = bus_for(ws.state)
     for d in ("2021-10-20", "2021-10-19"):
         bus.publish(PHASE3_TRIGGER, env("phase2-to-phase3-orchestrator", d, "triggered", run="t", phase=3), key=d)
     worker = Worker(ws, bus, [3], poll=0.05)
@@ -554,7 +558,7 @@ def test_worker_runs_triggers_in_date_order_and_waits_for_the_warehouse(real_hom
         with leases.hold(ws.state, leases.WAREHOUSE, "a manual backfill"):
             t = threading.Thread(target=lambda: seen.append(worker.run(once=True)))
             t.start()
-            with open_state(ws.state.path) as st:
+            with open_state(state_at(ws.home)) as st:
                 from orchestration_support import wait_until
                 wait_until(lambda: st.rows("SELECT * FROM workers WHERE state = ?", [WAITING_WAREHOUSE]), 20,
                            "the worker to wait for the warehouse")

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from conftest import copy_home
+from conftest import copy_home, state_at
 from nbapipe import processors as registry
 from nbapipe.config import REPO_ROOT
 from nbapipe.state import leases, ledger, open_state
@@ -43,20 +43,21 @@ def run(home, *args, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 @contextmanager
-def services(home, logs, phase: int):
+def services(home, logs, phase: int, worker_args: tuple[str, ...] = (), killed: set[int] = frozenset()):
     """`orchestrator run` and two `worker --phase N`, always terminated (then killed) on the
     way out. Workers of one phase keep the test to the transition it is about: triggers of
-    later phases are published but left queued."""
+    later phases are published but left queued. Every process must still run at the end but
+    those whose pid the test put in `killed`."""
     logs.mkdir(exist_ok=True)
     names = ["orchestrator", "worker-1", "worker-2"]
     cmds = [nbapipe(home, "orchestrator", "run", "--poll", "0.2")] + \
-        [nbapipe(home, "worker", "--phase", str(phase), "--poll", "0.2")] * 2
+        [nbapipe(home, "worker", "--phase", str(phase), "--poll", "0.2", *worker_args)] * 2
     files = [open(logs / f"{n}.log", "w") for n in names]
     procs = [subprocess.Popen(c, cwd=REPO_ROOT, stdout=f, stderr=subprocess.STDOUT) for c, f in zip(cmds, files)]
     try:
         yield procs
         for n, p in zip(names, procs):
-            assert p.poll() is None, f"{n} exited: {(logs / f'{n}.log').read_text()[-3000:]}"
+            assert p.poll() is None or p.pid in killed, f"{n} exited: {(logs / f'{n}.log').read_text()[-3000:]}"
     finally:
         for p in procs:
             if p.poll() is None:
@@ -124,7 +125,7 @@ def test_new_box_scores_lead_to_phase3_for_exactly_those_dates(tmp_path, data_di
         str(data_dir / "bbref" / "games.csv.gz"), str(data_dir / "crosswalks"), "--skip-downstream-trigger")
     new = [write_slice(data_dir / "bbref" / f"{name}.csv.gz", tmp_path / "new" / f"{name}.csv", *NEW_WEEK)
            for name in ("player_box", "team_box", "inactives")]
-    with services(home, tmp_path / "logs", phase=3), open_state(home / "state.sqlite") as st:
+    with services(home, tmp_path / "logs", phase=3), open_state(state_at(home)) as st:
         assert st.scalar("SELECT count(*) FROM bus_messages") == 0
         run(home, "ingest", *map(str, new))                   # the week's box scores arrive
         expected = game_dates(st, NEW_WEEK)

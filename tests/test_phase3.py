@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import PHASE3_TABLES, backfill, copy_home, table_differences
+from conftest import PHASE3_TABLES, backfill, copy_home, state_at, table_differences
 from nbapipe.state import ledger, open_state
 from nbapipe.warehouse import open_warehouse
 
@@ -112,7 +112,7 @@ def test_upcoming_contexts_use_only_earlier_games(phase3_wh):
 
 
 def test_every_date_has_a_status(phase3_home):
-    with open_state(phase3_home / "state.sqlite") as st:
+    with open_state(state_at(phase3_home)) as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 1), end=dt.date(2024, 6, 30), phase=3)
         game_dates = {r["game_date"] for r in st.rows("SELECT game_date FROM calendar_dates "
                                                       "WHERE season IN ('2021-22', '2022-23', '2023-24')")}
@@ -183,7 +183,7 @@ def test_no_games_days_are_never_success(phase3_home, tmp_path):
     home = copy_home(phase3_home, tmp_path / "home")
     r = backfill(home, "2021-10-15", "2021-10-18", skip_downstream_trigger=True)
     assert {u.action for u in r.plan} == {"no_games"} and len(r.plan) == 5 * 4
-    with open_state(home / "state.sqlite") as st:
+    with open_state(state_at(home)) as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 15), end=dt.date(2021, 10, 18))
     assert {(r["status"], r["rows"]) for r in rows} == {("no_games", 0)} and len(rows) == 20
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import PHASE4_TABLES, backfill, copy_home, table_differences
+from conftest import PHASE4_TABLES, backfill, copy_home, state_at, table_differences
 from nbapipe.state import ledger, open_state
 from nbapipe.warehouse import open_warehouse
 
@@ -26,7 +26,7 @@ KEYS = {"nba_precompute.team_defense_zone_analysis": "analysis_date, team_abbr",
 
 
 def test_bootstrap_windows_skipped_for_every_season(phase4_home, phase4_wh):
-    with open_state(phase4_home / "state.sqlite") as st:
+    with open_state(state_at(phase4_home)) as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 1), end=dt.date(2024, 6, 30), phase=4)
     status = {(r["processor"], r["game_date"]): r for r in rows}
     for season, (first, last) in BOOTSTRAP.items():

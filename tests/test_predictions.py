@@ -13,7 +13,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from conftest import backfill, copy_home, table_differences
+from conftest import backfill, copy_home, state_at, table_differences
 from nbapipe import config
 from nbapipe.processors.predictions import models
 from nbapipe.processors.predictions.evaluation import grade_report, wilson_interval
@@ -148,7 +148,7 @@ def test_phase5_sql_is_portable(name):
 
 @pytest.mark.realdata
 def test_first_month_has_no_model_and_is_upstream_missing(phase5_home, phase5_wh):
-    with open_state(phase5_home / "state.sqlite") as st:
+    with open_state(state_at(phase5_home)) as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 19), end=dt.date(2021, 11, 3),
                              processors=["player_prop_predictions"])
     status = {r["game_date"]: r for r in rows}

@@ -1,4 +1,4 @@
-"""The SQLite state store, leases across threads and processes, and the warehouse's schema,
+"""The state store (leases and transactions on SQLite and PostgreSQL), leases across threads and processes, and the warehouse's schema,
 slice-replace writes and single-writer lock."""
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import state_at
 from nbapipe.config import REPO_ROOT, SCHEMA_VERSION
-from nbapipe.state import StateStore, leases, open_state
+from nbapipe.state import connect, leases, open_state
 from nbapipe.state.store import STATE_SCHEMA_VERSION
 from nbapipe.warehouse import (WarehouseBusy, ensure_schema, open_warehouse, schema_version,
                                table_keys)
@@ -25,8 +26,9 @@ SRC = str(REPO_ROOT / "src")
 
 
 @pytest.fixture
-def state_path(tmp_path) -> Path:
-    return tmp_path / "home" / "state.sqlite"
+def state_path(tmp_path, state_backend):
+    """The home's state.sqlite, or on the postgres backend the test's server URL."""
+    return state_at(tmp_path / "home")
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def reap(proc: subprocess.Popen) -> None:
 # --- the store -------------------------------------------------------------------------------
 
 def test_state_store_wal_busy_timeout_and_schema_version(state_path):
-    st = StateStore(state_path)
+    st = connect(state_path)
     try:
         assert state_path.exists()
         assert st.scalar("PRAGMA journal_mode") == "wal"
@@ -101,6 +103,7 @@ def test_state_store_reopen_is_idempotent(state_path):
             assert st.rows("SELECT run_id, command FROM runs") == [{"run_id": "r1", "command": "backfill"}]
 
 
+@pytest.mark.both_states
 def test_tx_rolls_back_on_error(st):
     with pytest.raises(RuntimeError):
         with st.tx() as con:
@@ -112,9 +115,10 @@ def test_tx_rolls_back_on_error(st):
     assert st.scalar("SELECT count(*) FROM runs") == 1
 
 
+@pytest.mark.both_states
 def test_concurrent_writers_in_threads_do_not_fail(state_path):
     """BEGIN IMMEDIATE + busy timeout: writers from several connections take turns."""
-    StateStore(state_path).close()
+    connect(state_path).close()
     errors: list[BaseException] = []
 
     def writer(k: int):
@@ -141,6 +145,7 @@ def test_concurrent_writers_in_threads_do_not_fail(state_path):
 
 # --- leases ----------------------------------------------------------------------------------
 
+@pytest.mark.both_states
 def test_try_acquire_release_and_reacquire(st):
     a, b = leases.Holder.me("backfill a"), leases.Holder.me("worker b")
     assert a.id != b.id and a.pid == os.getpid()
@@ -168,6 +173,7 @@ def test_try_acquire_release_and_reacquire(st):
     assert leases.try_acquire(st, "warehouse", a, ttl=30)["holder"] == b.id
 
 
+@pytest.mark.both_states
 def test_expired_lease_can_be_taken(st):
     a, b = leases.Holder.me("a"), leases.Holder.me("b")
     assert leases.try_acquire(st, "warehouse", a, ttl=0.2) is None
@@ -183,9 +189,9 @@ def test_expired_lease_can_be_taken(st):
 
 HOLD_IN_CHILD = """
     import sys, time
-    from nbapipe.state.store import StateStore
+    from nbapipe.state.store import connect
     from nbapipe.state import leases
-    st = StateStore(sys.argv[1])
+    st = connect(sys.argv[1])
     with leases.hold(st, "warehouse", "child backfill", ttl=float(sys.argv[2])) as h:
         print("held", h.pid, flush=True)
         time.sleep(float(sys.argv[3]))
@@ -194,6 +200,7 @@ HOLD_IN_CHILD = """
 """
 
 
+@pytest.mark.both_states
 def test_hold_waits_for_another_process(st, state_path):
     proc = spawn(HOLD_IN_CHILD, str(state_path), "5", "2")
     try:
@@ -227,6 +234,7 @@ def test_hold_waits_for_another_process(st, state_path):
         reap(proc)
 
 
+@pytest.mark.both_states
 def test_hold_timeout_names_the_holder(st):
     other = leases.Holder("otherhost:4242:abc", "otherhost", 4242, "ingest 2021-22")
     assert leases.try_acquire(st, "warehouse", other, ttl=30) is None
@@ -242,6 +250,7 @@ def test_hold_timeout_names_the_holder(st):
     assert st.rows("SELECT holder FROM leases") == [{"holder": other.id}]
 
 
+@pytest.mark.both_states
 def test_killed_holder_lease_lapses(st, state_path):
     proc = spawn(HOLD_IN_CHILD, str(state_path), "1", "60")
     try:
@@ -259,8 +268,9 @@ def test_killed_holder_lease_lapses(st, state_path):
         reap(proc)
 
 
-def test_heartbeat_keeps_lease_alive_past_ttl(tmp_path):
-    path = tmp_path / "state.sqlite"
+@pytest.mark.both_states
+def test_heartbeat_keeps_lease_alive_past_ttl(state_path):
+    path = state_path
     with open_state(path) as st, open_state(path) as st2:
         other = leases.Holder.me("other")
         refused = 0
@@ -276,6 +286,7 @@ def test_heartbeat_keeps_lease_alive_past_ttl(tmp_path):
         assert leases.try_acquire(st2, "warehouse", other, ttl=0.6) is None
 
 
+@pytest.mark.both_states
 def test_hold_serves_waiters_first_come_first_served(st, state_path):
     """A writer that comes back the moment the lease is free (a worker with a queue of
     triggers) does not overtake one that was already waiting (a manual backfill)."""
@@ -304,6 +315,7 @@ def test_hold_serves_waiters_first_come_first_served(st, state_path):
     assert st.scalar("SELECT count(*) FROM lease_waiters") == 0
 
 
+@pytest.mark.both_states
 def test_an_interrupted_waiter_stops_waiting_at_once(st):
     other = leases.Holder.me("a long backfill")
     assert leases.try_acquire(st, "warehouse", other, ttl=30) is None
@@ -317,6 +329,7 @@ def test_an_interrupted_waiter_stops_waiting_at_once(st):
     assert st.scalar("SELECT count(*) FROM lease_waiters") == 0
 
 
+@pytest.mark.both_states
 def test_hold_releases_on_exception(st):
     with pytest.raises(KeyError):
         with leases.hold(st, "warehouse", "failing job", ttl=5):

@@ -25,7 +25,7 @@ from nbapipe import processors as registry
 from nbapipe.cli import app
 from nbapipe.config import DEFAULT_PHASE2_REQUIRED
 from nbapipe.orchestration.worker import WAITING_WAREHOUSE
-from nbapipe.state import StateStore, ledger
+from nbapipe.state import connect, ledger
 from nbapipe.state.ledger import UnitResult
 from nbapipe.ui.server import Dashboard, start_in_thread
 from nbapipe.validation.report import COLOURS
@@ -47,7 +47,7 @@ def ui_home(tmp_path) -> Path:
     """A state store with a finished Phase 3 run (a partial, a failure and a gap among its
     units), a Phase 4 run in progress (this process, alive), a worker waiting for the
     warehouse, a lease holder and waiter, and one Phase 4 trigger."""
-    st = StateStore(tmp_path / "state.sqlite")
+    st = connect(tmp_path / "state.sqlite")
     with st.tx() as con:
         con.execute("INSERT INTO calendar_seasons VALUES ('2021-22', 2021, '2021-10-19', '2022-04-10', "
                     "'2021-10-21', 3, '2021-10-19', '2021-10-25', 6, 0)")
@@ -266,7 +266,7 @@ def test_serving_writes_nothing(server, ui_home):
                  "/api/units?start=2021-10-19&end=2021-10-25&phase=3"):
         assert get(server, path)[0] == 200
     assert _fingerprint(ui_home) == before and before[1] == 0
-    ro = StateStore.read_only(ui_home / "state.sqlite")
+    ro = connect(ui_home / "state.sqlite", read_only=True)
     try:
         with pytest.raises(sqlite3.OperationalError):
             ro.con.execute("DELETE FROM run_ledger")

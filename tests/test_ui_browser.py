@@ -25,7 +25,7 @@ import pytest
 from conftest import copy_home
 from nbapipe import processors as registry
 from nbapipe.config import REPO_ROOT
-from nbapipe.state import StateStore, ledger
+from nbapipe.state import connect, ledger
 from nbapipe.validation.report import COLOURS
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
@@ -150,7 +150,7 @@ RUNNING_CELLS = "document.querySelectorAll('.cell[data-status=\"running\"]').len
 def _sample(home: Path, phase: int) -> dict[tuple[str, str], str]:
     """The ledger's latest status of every processor of `phase` on sampled dates of the
     season: every 11th day, so game dates, no-game dates and (Phase 4) bootstrap dates."""
-    st = StateStore.read_only(home / "state.sqlite")
+    st = connect(home / "state.sqlite", read_only=True)
     try:
         latest = ledger.latest(st, start=dt.date.fromisoformat(SEASON[1]), end=dt.date.fromisoformat(SEASON[2]),
                                phase=phase)
@@ -229,7 +229,7 @@ def _check_detail(browser: Browser, home: Path, processor: str, day: str) -> Non
     shown = dict(browser.wait_for(f"(() => {{ const d = document.querySelector('#unit-detail[data-date=\"{day}\"]'); "
                                   "return d && [...d.querySelectorAll('dt')].map((t) => "
                                   "[t.textContent, t.nextElementSibling.textContent]); })()"))
-    st = StateStore.read_only(home / "state.sqlite")
+    st = connect(home / "state.sqlite", read_only=True)
     try:
         row = ledger.latest(st, dates=[dt.date.fromisoformat(day)], processors=[processor])[0]
     finally:
@@ -242,7 +242,7 @@ def _check_detail(browser: Browser, home: Path, processor: str, day: str) -> Non
 
 def _ledger_done(home: Path, phase: int) -> int:
     """Phase `phase` units of the page's season whose latest ledger status is success."""
-    st = StateStore.read_only(home / "state.sqlite")
+    st = connect(home / "state.sqlite", read_only=True)
     try:
         rows = ledger.latest(st, start=dt.date.fromisoformat(SEASON[1]), end=dt.date.fromisoformat(SEASON[2]),
                              phase=phase)

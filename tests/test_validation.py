@@ -14,7 +14,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from conftest import backfill, copy_home
+from conftest import backfill, copy_home, state_at
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
 from nbapipe.cli import app
@@ -110,6 +110,7 @@ def test_preflight_text_verbose_and_single_date(real_home):
     assert code == 2 and "not both" in text
 
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_preflight_phase2_names_the_fallback_and_phase3_the_missing_input(phase3_home, tmp_path):
     """Move one date's player box scores to the fallback source, remove another's entirely."""
@@ -140,6 +141,7 @@ def test_preflight_phase2_names_the_fallback_and_phase3_the_missing_input(phase3
 
 # --- verify ------------------------------------------------------------------------------
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_verify_complete_then_names_a_deleted_slice(guide_home):
     code, text = cli(guide_home, "verify", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
@@ -157,6 +159,7 @@ def test_verify_complete_then_names_a_deleted_slice(guide_home):
     assert "ledger recorded success" in r["problems"][0]["detail"]
 
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_verify_names_every_kind_of_problem(guide_home):
     """Bootstrap rows, duplicate keys, a failure, cascade NULLs and an implausible value, each
@@ -170,7 +173,7 @@ def test_verify_names_every_kind_of_problem(guide_home):
         wh.execute("UPDATE nba_analytics.player_game_summary SET usage_rate = NULL WHERE game_date = '2021-10-21'")
         wh.execute("UPDATE nba_analytics.player_game_summary SET points = 150 "
                    "WHERE game_date = '2021-10-22' AND player_lookup = 'lebronjames'")
-    with open_state(guide_home / "state.sqlite") as st:
+    with open_state(state_at(guide_home)) as st:
         ledger.record(st, "test-run", [UnitResult("upcoming_team_game_context", 3, D("2021-10-23"), "failed",
                                                   error="RuntimeError: disk full")])
     code, r = cli_json(guide_home, "verify", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
@@ -193,6 +196,7 @@ def test_verify_names_every_kind_of_problem(guide_home):
     assert cascade["detail"].startswith("usage_rate NULL or zero")
 
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_verify_and_preflight_say_when_the_warehouse_is_busy(phase3_home, tmp_path):
     home = copy_home(phase3_home, tmp_path / "home")
@@ -215,6 +219,7 @@ def test_verify_and_preflight_say_when_the_warehouse_is_busy(phase3_home, tmp_pa
 
 # --- monitor -----------------------------------------------------------------------------
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_monitor_counts_bootstrap_and_no_games_apart(guide_home):
     code, s = cli_json(guide_home, "monitor", "--start-date", GUIDE[0], "--end-date", GUIDE[1])
@@ -230,7 +235,7 @@ def test_monitor_counts_bootstrap_and_no_games_apart(guide_home):
     assert [x["season"] for x in s["seasons"]] == ["2021-22"]
     assert s["failures"] == [] and s["runs"] == [] and s["last_run"]["status"] == "success"
     # A failure shows with its error, and in --failures-only.
-    with open_state(guide_home / "state.sqlite") as st:
+    with open_state(state_at(guide_home)) as st:
         ledger.record(st, "test-run", [UnitResult("player_game_summary", 3, D("2021-10-20"), "failed",
                                                   error="ValueError: bad box score")])
     code, s = cli_json(guide_home, "monitor", "--start-date", GUIDE[0], "--end-date", GUIDE[1], "--failures-only")
@@ -256,6 +261,7 @@ def test_monitor_continuous_json_lines(phase3_home):
 
 # --- report ------------------------------------------------------------------------------
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_report_heatmap_and_self_contained_html(guide_home, tmp_path):
     from PIL import Image
@@ -279,6 +285,7 @@ def test_report_heatmap_and_self_contained_html(guide_home, tmp_path):
     assert "<h2>Per phase</h2>" in page and "Gaps (0)" in page and "Failures (0)" in page
 
 
+@pytest.mark.both_states
 def test_monitor_and_report_refuse_a_home_without_a_state_store(tmp_path):
     for command in ("monitor", "report"):
         code, text = cli(tmp_path / "nothing", command)
@@ -288,6 +295,7 @@ def test_monitor_and_report_refuse_a_home_without_a_state_store(tmp_path):
 
 # --- checks ------------------------------------------------------------------------------
 
+@pytest.mark.both_states
 def test_checks_fail_clearly_on_an_empty_home(tmp_path):
     home = tmp_path / "empty"
     r = run_checks(Workspace.at(home))
@@ -314,6 +322,7 @@ def test_checks_warn_before_the_backfill(real_home):
     assert {by[n]["status"] for n in ("phase 3 dry run", "phase 4 dry run", "monitor")} <= {"skip", "warn"}
 
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_raw_completeness_fails_on_a_date_without_any_player_source(real_home, tmp_path):
     home = copy_home(real_home, tmp_path / "home")
@@ -337,6 +346,7 @@ def test_help_everywhere(command):
     assert code == 0 and "--json" in text
 
 
+@pytest.mark.both_states
 @pytest.mark.realdata
 def test_guide_scripts_run_verbatim_with_system_python(guide_home):
     env = dict(os.environ, NBAPIPE_HOME=str(guide_home), PYTHONPATH=str(REPO_ROOT))

@@ -52,6 +52,7 @@ class Settings:
     home: Path
     bootstrap_days: int = DEFAULT_BOOTSTRAP_DAYS
     phase2_required: str = DEFAULT_PHASE2_REQUIRED
+    state_url: str | None = None    # a postgresql:// state store instead of state.sqlite
     extra: dict = field(default_factory=dict)
 
     @property
@@ -61,6 +62,11 @@ class Settings:
     @property
     def state_path(self) -> Path:
         return self.home / "state.sqlite"
+
+    @property
+    def state_location(self) -> str | Path:
+        """Where the state store is: the server URL when one is set, else the home's file."""
+        return self.state_url or self.state_path
 
     @property
     def reports_dir(self) -> Path:
@@ -92,7 +98,15 @@ def resolve_data_dir(data: str | Path | None = None) -> Path | None:
 def load_settings(home: str | Path | None = None) -> Settings:
     days = int(os.environ.get("NBAPIPE_BOOTSTRAP_DAYS", DEFAULT_BOOTSTRAP_DAYS))
     required = os.environ.get("NBAPIPE_PHASE2_REQUIRED") or DEFAULT_PHASE2_REQUIRED
-    return Settings(home=resolve_home(home), bootstrap_days=days, phase2_required=required)
+    return Settings(home=resolve_home(home), bootstrap_days=days, phase2_required=required,
+                    state_url=os.environ.get("NBAPIPE_STATE_URL") or None)
+
+
+def host_name() -> str:
+    """This host's name in leases, runs and workers: NBAPIPE_HOST_NAME (a container's stable
+    name, or a test posing as another host), else the system's."""
+    import socket
+    return os.environ.get("NBAPIPE_HOST_NAME") or socket.gethostname()
 
 
 # --- engines (DuckDB embedded default; Spark for users who outgrow one machine) -------------

@@ -26,7 +26,7 @@ def is_synthetic(st: StateStore) -> bool:
 
 def mark(st: StateStore, synthetic: bool) -> None:
     with st.tx() as con:
-        con.execute("INSERT OR REPLACE INTO meta VALUES ('dataset', ?)", ["synthetic" if synthetic else "real"])
+        st.set_meta(con, "dataset", "synthetic" if synthetic else "real")
 
 
 def _players(team: str) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -34,6 +35,8 @@ out = _console()
 err = _console(stderr=True)
 
 HOME_HELP = "Home directory with warehouse.duckdb and state.sqlite [env NBAPIPE_HOME, default ./.nbapipe]"
+STATE_HELP = ("State store on a PostgreSQL server shared by every host, e.g. postgresql://nbapipe@db:5432/nbapipe"
+              "?schema=prod (extra nbapipe\\[postgres]); default <home>/state.sqlite")
 JSON_HELP = "Print machine-readable JSON instead of tables."
 ENGINE_HELP = "duckdb (the embedded default) or spark (extra nbapipe[spark]) [env NBAPIPE_ENGINE]"
 
@@ -53,10 +56,18 @@ class Ctx:
 @app.callback()
 def _main(ctx: typer.Context,
           home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP, envvar="NBAPIPE_HOME"),
+          state: Optional[str] = typer.Option(None, "--state", help=STATE_HELP, envvar="NBAPIPE_STATE_URL"),
           version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
     if version:
         out.print(f"nbapipe {__version__}")
         raise typer.Exit(0)
+    if state:
+        from nbapipe.state.store import is_url
+        if not is_url(state):
+            fail(f"--state takes a postgresql://user@host:port/database[?schema=name] URL, got {state!r} "
+                 "(without it the state is the home's state.sqlite)")
+        # The environment carries it to every process this one starts (workers, guide scripts).
+        os.environ["NBAPIPE_STATE_URL"] = state
     ctx.obj = Ctx(home)
 
 
@@ -125,13 +136,20 @@ def registry_order(names) -> list[str]:
 
 
 def main() -> None:
-    app()
+    from nbapipe.state.postgres import StateStoreUnavailable
+    from nbapipe.workspace import WarehouseElsewhere
+    try:
+        app()
+    # No server, no psycopg, or the DuckDB file is another host's: say so, not a traceback.
+    except (StateStoreUnavailable, WarehouseElsewhere) as e:
+        err.print(f"[bold red]error:[/] {e}")
+        sys.exit(2)
 
 
 def _register_commands() -> None:
     """Each module of this package adds its commands to `app` when imported."""
     import importlib
-    for name in ("data", "backfill", "orchestration", "validation", "predictions"):
+    for name in ("data", "backfill", "orchestration", "validation", "predictions", "state"):
         try:
             importlib.import_module(f"nbapipe.cli.{name}")
         except ModuleNotFoundError as e:

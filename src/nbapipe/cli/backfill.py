@@ -32,6 +32,7 @@ def backfill(ctx: typer.Context,
     from nbapipe.orchestration.backfill import BackfillError, parse_phases
     from nbapipe.orchestration.runner import Request
     from nbapipe.config import engine_name
+    from nbapipe.workspace import WarehouseElsewhere
     ws = ctx.obj.ws
     ds = dates_option(start_date, end_date, dates)
     try:
@@ -54,7 +55,7 @@ def backfill(ctx: typer.Context,
                       workers=workers, command="backfill", engine=engine)
         synthetic_banner(ws)
         report = _run_with_progress(ws, req, quiet=as_json)
-    except (BackfillError, EngineError) as e:
+    except (BackfillError, EngineError, WarehouseElsewhere) as e:
         fail(str(e))
     if as_json:
         emit_json(report.as_dict())

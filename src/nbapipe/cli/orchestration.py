@@ -159,9 +159,16 @@ def worker(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json", help="Print the totals as JSON when done.")):
     """Consume phase triggers and run that phase for the trigger's date with the backfill
     runner, taking the warehouse lease per unit (waiting for it, never failing for it)."""
+    from nbapipe.config import engine_name
     from nbapipe.orchestration.worker import Worker
+    from nbapipe.workspace import WarehouseElsewhere
     ws = ctx.obj.ws
     phases = _worker_phases(phase)
+    if engine_name() == "duckdb":      # say so now, not on the first trigger
+        try:
+            ws.check_duckdb_host()
+        except WarehouseElsewhere as e:
+            fail(str(e))
     _stop_on_sigterm()
     w = Worker(ws, _bus(ws), phases, poll=poll, visibility_timeout=visibility_timeout,
                publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json))
@@ -208,7 +215,7 @@ def serve(ctx: typer.Context,
 def _start_dashboard(ws, host: str, port: int, token: Optional[str], verbose: bool):
     from nbapipe.ui.server import Dashboard, start_in_thread
     try:
-        server = Dashboard(ws.settings.state_path, ws.settings.phase2_required, host, port, token,
+        server = Dashboard(ws.settings.state_location, ws.settings.phase2_required, host, port, token,
                            log=err.print if verbose else None)
     except (ValueError, FileNotFoundError, OSError) as e:
         fail(f"dashboard: {e}")

@@ -36,8 +36,9 @@ def _scope(ws, season: Optional[str], start_date: Optional[str], end_date: Optio
     from nbapipe.validation.preflight import ValidationError, load_calendar
     if season and (start_date or end_date):
         fail("give either --season or --start-date/--end-date, not both")
-    if not ws.settings.state_path.exists():     # opening it would create an empty home
-        fail(f"no state store at {ws.settings.state_path}: run `nbapipe ingest` (or `nbapipe quickstart`) first")
+    from nbapipe.state.store import display, exists as state_exists
+    if not state_exists(ws.settings.state_location):     # opening it would create an empty home
+        fail(f"no state store at {display(ws.settings.state_location)}: run `nbapipe ingest` (or `nbapipe quickstart`) first")
     try:
         cal = load_calendar(ws)
     except ValidationError as e:

@@ -1,6 +1,6 @@
 """The event bus: completion messages and phase triggers (DESIGN section 8).
 
-The interface is small on purpose (a PostgreSQL implementation will sit behind it):
+The interface is small on purpose (one implementation per state store backend):
   publish   put a message on a topic (optionally with a key and an idempotency id)
   pull      claim up to N available messages for a visibility timeout
   ack       the message is done: never delivered again
@@ -8,17 +8,21 @@ The interface is small on purpose (a PostgreSQL implementation will sit behind i
   extend    renew a claim (a heartbeat while a long unit runs)
   backlog   how many messages of a topic (for some keys) are not yet acknowledged
   describe  where given messages are (queued, claimed, acked, dead), for status
+  wait      sleep until a message may have arrived (or a timeout)
 
 Delivery is at least once: a claim that is not acknowledged before its visibility timeout
 lapses and the message is delivered again, so every consumer must be idempotent. Each topic
 is one queue shared by its consumers (competing consumers, as a Pub/Sub subscription).
 
-`SqliteBus` keeps messages in the state store (table bus_messages). Claims are taken inside
-`BEGIN IMMEDIATE`, so two processes never claim the same message."""
+`StateBus` keeps messages in the state store (table bus_messages). On SQLite, claims are taken
+inside `BEGIN IMMEDIATE`, so two processes never claim the same message. `PostgresBus` claims
+rows with FOR UPDATE SKIP LOCKED (consumers on many hosts pass each other's claims by, never
+wait for them) and wakes consumers with LISTEN/NOTIFY instead of polling hard."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -126,6 +130,11 @@ class EventBus(ABC):
     def describe(self, ids: Iterable[int]) -> dict[int, dict]:
         """Per message id: state (queued | claimed | acked | dead), claimed_by, attempts."""
 
+    def wait(self, topics: Sequence[str], timeout: float, stop: threading.Event | None = None) -> None:
+        """Return once a message may have been published on `topics`, after `timeout` seconds
+        at most, or when `stop` is set. The default only sleeps."""
+        (stop or threading.Event()).wait(timeout)
+
     @abstractmethod
     def reopen(self) -> "EventBus":
         """Another handle on the same bus with its own connection (for a heartbeat thread)."""
@@ -134,8 +143,8 @@ class EventBus(ABC):
         pass
 
 
-class SqliteBus(EventBus):
-    """The embedded bus, durable in the state store."""
+class StateBus(EventBus):
+    """The bus kept in the state store (SQLite: the embedded default)."""
 
     def __init__(self, st: StateStore, max_failures: int = MAX_FAILURES, owns_store: bool = False):
         self.st = st
@@ -151,15 +160,17 @@ class SqliteBus(EventBus):
         ids = []
         with self.st.tx() as con:
             for payload, key, dedup_id in items:
-                cur = con.execute(
-                    "INSERT OR IGNORE INTO bus_messages (topic, msg_key, dedup_id, payload, published_at, visible_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", [topic, key, dedup_id, json.dumps(payload, sort_keys=True), now, now])
-                if cur.rowcount == 1:
-                    ids.append(cur.lastrowid)
-                else:
-                    ids.append(con.execute("SELECT id FROM bus_messages WHERE topic = ? AND dedup_id = ?",
-                                           [topic, dedup_id]).fetchone()[0])
+                new = con.execute(
+                    "INSERT INTO bus_messages (topic, msg_key, dedup_id, payload, published_at, visible_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                    [topic, key, dedup_id, json.dumps(payload, sort_keys=True), now, now]).fetchone()
+                ids.append(new[0] if new else con.execute(
+                    "SELECT id FROM bus_messages WHERE topic = ? AND dedup_id = ?", [topic, dedup_id]).fetchone()[0])
+            self._notify(con, topic)
         return ids
+
+    def _notify(self, con, topic: str) -> None:
+        """Wake the topic's waiting consumers when the transaction commits (PostgreSQL)."""
 
     def pull(self, topics, max_messages=1, visibility_timeout=30.0, consumer="") -> list[Message]:
         topics = [topics] if isinstance(topics, str) else list(topics)
@@ -174,15 +185,22 @@ class SqliteBus(EventBus):
                         [*topics, now])
             con.execute(f"UPDATE bus_messages SET dead_at = ? WHERE topic IN ({marks}) AND acked_at IS NULL "
                         f"AND dead_at IS NULL AND failures >= ?", [now, *topics, self.max_failures])
+        # The claim: a transaction of its own, which on PostgreSQL locks only the rows it takes.
+        with self._claim_tx() as con:
             rows = con.execute(
                 f"SELECT id, topic, msg_key, payload, attempts FROM bus_messages WHERE topic IN ({marks}) "
                 f"AND acked_at IS NULL AND dead_at IS NULL AND visible_at <= ? "
-                f"ORDER BY msg_key, topic, id LIMIT ?", [*topics, now, max_messages]).fetchall()
+                f"ORDER BY msg_key, topic, id LIMIT ?{self.SKIP_LOCKED}", [*topics, now, max_messages]).fetchall()
             con.executemany("UPDATE bus_messages SET claim_token = ?, claimed_by = ?, visible_at = ?, "
                             "attempts = attempts + 1 WHERE id = ?",
                             [[token, consumer, now + visibility_timeout, r["id"]] for r in rows])
         return [Message(r["id"], r["topic"], r["msg_key"], json.loads(r["payload"]), r["attempts"] + 1, token)
                 for r in rows]
+
+    SKIP_LOCKED = ""          # SQLite: the claim transaction already excludes every other writer
+
+    def _claim_tx(self):
+        return self.st.tx()
 
     def ack(self, msg) -> bool:
         return self._update(msg, "acked_at = ?, claim_token = NULL", [time.time()])
@@ -230,17 +248,59 @@ class SqliteBus(EventBus):
                             "attempts": r["attempts"], "last_error": r["last_error"]}
         return out
 
-    def reopen(self) -> "SqliteBus":
-        return SqliteBus(StateStore(self.st.path), self.max_failures, owns_store=True)
+    def reopen(self) -> "StateBus":
+        return type(self)(self.st.reopen(), self.max_failures, owns_store=True)
 
     def close(self) -> None:
         if self._owns:
             self.st.close()
 
 
+class PostgresBus(StateBus):
+    """The bus in a PostgreSQL state store: row-locking claims, NOTIFY on publish."""
+    CHANNEL = "nbapipe_bus"
+    SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, st: StateStore, max_failures: int = MAX_FAILURES, owns_store: bool = False):
+        super().__init__(st, max_failures, owns_store)
+        self._listener = None
+
+    def _claim_tx(self):
+        # Not the store-wide write lock: claims lock only the rows they take.
+        return self.st.tx(serialise=False)
+
+    def _notify(self, con, topic: str) -> None:
+        con.execute("SELECT pg_notify(?, ?)", [self.CHANNEL, topic])
+
+    def wait(self, topics, timeout, stop=None) -> None:
+        if self._listener is None:
+            self._listener = self.st.listen(self.CHANNEL)
+        deadline = time.monotonic() + timeout
+        wanted = set(topics)
+        # Slices of a second, so that `stop` is seen promptly; no query runs while waiting.
+        while not (stop and stop.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for n in self._listener.notifies(timeout=min(left, 0.5), stop_after=1):
+                if n.payload in wanted:
+                    return
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        super().close()
+
+
+def bus_for(st: StateStore, max_failures: int = MAX_FAILURES) -> EventBus:
+    """The bus kept in the state store `st`, for its backend."""
+    return (PostgresBus if st.kind == "postgresql" else StateBus)(st, max_failures)
+
+
 def open_bus(ws) -> EventBus:
-    """The workspace's bus (today always the embedded one, on the workspace's state store)."""
-    return SqliteBus(ws.state)
+    """The workspace's bus, on the workspace's state store."""
+    return bus_for(ws.state)
 
 
 # --- publishing completions ----------------------------------------------------------------

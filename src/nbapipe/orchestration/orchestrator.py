@@ -30,13 +30,12 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from nbapipe import processors as registry
-from nbapipe.config import DEFAULT_PHASE2_REQUIRED
+from nbapipe.config import DEFAULT_PHASE2_REQUIRED, host_name
 from nbapipe.orchestration.events import (COMPLETION_TOPICS, TRIGGER_TOPICS, Envelope, EventBus,
                                           Message)
 from nbapipe.state.leases import process_gone
@@ -136,7 +135,7 @@ class Orchestrator:
                  visibility_timeout: float = 30.0, consumer: str = ""):
         self.st, self.bus, self.t = st, bus, transition
         self.visibility_timeout = visibility_timeout
-        self.consumer = consumer or f"orchestrator {transition.name} {socket.gethostname()}:{os.getpid()}"
+        self.consumer = consumer or f"orchestrator {transition.name} {host_name()}:{os.getpid()}"
         if transition.downstream:
             # Dates completed while the next phase had no processors get their trigger now.
             with st.tx() as con:
@@ -173,8 +172,9 @@ class Orchestrator:
         received = now_iso()
         with self.st.tx() as con:
             con.executemany(
-                "INSERT OR IGNORE INTO phase_completions (target_phase, game_date, processor, run_id, status, "
-                "record_count, correlation_id, completed_at, received_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO phase_completions (target_phase, game_date, processor, run_id, status, "
+                "record_count, correlation_id, completed_at, received_at, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [[self.t.target_phase, e.game_date, e.processor, e.run_id, e.status, e.record_count,
                   e.correlation_id, e.timestamp, received, m.id] for m, e in good])
             con.executemany(
@@ -234,8 +234,8 @@ class Orchestrator:
         same generation inserts nothing."""
         latest = max(used.values(), key=lambda r: (r["completed_at"], r["run_id"]))
         cur = con.execute(
-            "INSERT OR IGNORE INTO phase_triggers (target_phase, game_date, generation, upstream_runs, "
-            "correlation_id, triggered_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO phase_triggers (target_phase, game_date, generation, upstream_runs, "
+            "correlation_id, triggered_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [self.t.target_phase, d, generation,
              json.dumps({p: r["run_id"] for p, r in sorted(used.items())}), latest["correlation_id"], now_iso()])
         return cur.rowcount == 1
@@ -314,7 +314,7 @@ def live_runs(con, run_ids: Iterable[str]) -> set[str]:
 
 
 def _alive(r) -> bool:
-    if r["host"] == socket.gethostname():
+    if r["host"] == host_name():
         return not process_gone(r["host"], r["pid"])
     try:
         updated = dt.datetime.fromisoformat(r["updated_at"])
@@ -352,7 +352,7 @@ def run_orchestrators(ws, bus: EventBus, stop: threading.Event | None = None, on
         if once and not busy:
             break
         if not busy:
-            stop.wait(poll)
+            bus.wait([o.t.topic_in for o in orch], poll, stop)
     return totals
 
 
@@ -381,7 +381,7 @@ def status(st: StateStore, bus: EventBus, trans: list[Transition], dates: list[d
 
 def _status_row(st, bus, t: Transition, d: str, is_game_date: bool, decided: dict | None,
                 triggers: list[dict], messages: dict, workers: dict) -> dict:
-    latest = latest_completions(st.con, t.target_phase, d)
+    latest = latest_completions(st, t.target_phase, d)
     v = evaluate(t, latest, is_game_date)
     state = decided["state"] if decided else (WAITING if v.state == READY else v.state)
     last = triggers[-1] if triggers else None

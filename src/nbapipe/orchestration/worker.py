@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import socket
 import threading
 import time
 import uuid
@@ -26,12 +25,13 @@ from typing import Callable
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
+from nbapipe.config import host_name
 from nbapipe.orchestration.backfill import BackfillError, run_backfill
 from nbapipe.orchestration.events import TRIGGER_TOPICS, Envelope, EventBus, Message, UnitPublisher
 from nbapipe.orchestration.runner import Request
 from nbapipe.state.leases import process_gone
 from nbapipe.state.ledger import now_iso
-from nbapipe.state.store import StateStore
+from nbapipe.state.store import upsert
 from nbapipe.warehouse import WarehouseBusy
 
 IDLE, WAITING_EARLIER, WAITING_WAREHOUSE, RUNNING = (
@@ -74,13 +74,13 @@ class _Heartbeat(threading.Thread):
 
     def __init__(self, ws, bus: EventBus, msg: Message, timeout: float, worker_id: str):
         super().__init__(daemon=True, name=f"message-heartbeat-{msg.id}")
-        self.state_path, self.bus, self.msg = ws.state.path, bus, msg
+        self.st, self.bus, self.msg = ws.state, bus, msg
         self.timeout, self.worker_id = timeout, worker_id
         self.stop_event = threading.Event()
         self.lost = False
 
     def run(self) -> None:
-        bus, st = self.bus.reopen(), StateStore(self.state_path)
+        bus, st = self.bus.reopen(), self.st.reopen()
         try:
             while not self.stop_event.wait(self.timeout / 3):
                 if not bus.extend(self.msg, self.timeout):
@@ -104,7 +104,7 @@ class Worker:
         self.ws, self.bus, self.phases = ws, bus, phases
         self.poll, self.visibility_timeout, self.publish = poll, visibility_timeout, publish
         self.on_event = on_event or (lambda kind, info: None)
-        self.id = f"worker {socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.id = f"worker {host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.topics = [TRIGGER_TOPICS[p] for p in phases]
         self.stats = WorkerStats()
 
@@ -119,7 +119,7 @@ class Worker:
                 if not msgs:
                     if once:
                         break
-                    stop.wait(self.poll)
+                    self.bus.wait(self.topics, self.poll, stop)
                     continue
                 if self.handle(msgs[0]) == "released":
                     stop.wait(self.poll)
@@ -202,10 +202,10 @@ class Worker:
 
     def _register(self) -> None:
         with self.ws.state.tx() as con:
-            con.execute("INSERT OR REPLACE INTO workers (worker_id, host, pid, phases, state, since, heartbeat_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [self.id, socket.gethostname(), os.getpid(), ",".join(map(str, self.phases)), IDLE,
-                         now_iso(), time.time()])
+            upsert(con, "workers", ["worker_id"], {
+                "worker_id": self.id, "host": host_name(), "pid": os.getpid(),
+                "phases": ",".join(map(str, self.phases)), "state": IDLE, "message_id": None, "phase": None,
+                "game_date": None, "since": now_iso(), "heartbeat_at": time.time()})
 
     def _unregister(self) -> None:
         with self.ws.state.tx() as con:
@@ -223,4 +223,4 @@ def live_workers(st) -> list[dict]:
     """Registered workers whose process is alive (this host) or seen within the hour."""
     return [r for r in st.rows("SELECT * FROM workers ORDER BY worker_id")
             if not process_gone(r["host"], r["pid"])
-            and (r["host"] == socket.gethostname() or time.time() - (r["heartbeat_at"] or 0) < 3600)]
+            and (r["host"] == host_name() or time.time() - (r["heartbeat_at"] or 0) < 3600)]

@@ -1,7 +1,8 @@
-"""The SQLite state store: run ledger, leases, calendar copy (and later the event bus).
+"""The state store: run ledger, leases, calendar copy, event bus, orchestrator records.
 
-Nothing outside this package opens the SQLite file. Everything a second process must read
-while a backfill writes the warehouse lives here."""
-from nbapipe.state.store import StateStore, open_state
+SQLite in the home by default; PostgreSQL (NBAPIPE_STATE_URL / --state) when workers run on
+several hosts. Nothing outside this package opens the store's file or server directly.
+Everything a second process must read while a backfill writes the warehouse lives here."""
+from nbapipe.state.store import StateStore, connect, exists, open_state
 
-__all__ = ["StateStore", "open_state"]
+__all__ = ["StateStore", "connect", "exists", "open_state"]

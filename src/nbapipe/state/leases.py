@@ -3,7 +3,6 @@ on any host. The warehouse lease makes every writer of the DuckDB file take turn
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -12,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
-from nbapipe.config import LEASE_TTL_SECONDS
-from nbapipe.state.store import StateStore
+from nbapipe.config import LEASE_TTL_SECONDS, host_name
+from nbapipe.state.store import StateStore, upsert
 
 WAREHOUSE = "warehouse"
 
@@ -32,7 +31,7 @@ class Holder:
 
     @classmethod
     def me(cls, purpose: str) -> "Holder":
-        host = socket.gethostname()
+        host = host_name()
         return cls(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}", host, os.getpid(), purpose)
 
 
@@ -42,7 +41,7 @@ class LeaseTimeout(RuntimeError):
 
 def process_gone(host: str | None, pid: int | None) -> bool:
     """True when `pid` runs on this host and is gone (elsewhere nobody can tell: False)."""
-    if host != socket.gethostname() or not pid:
+    if host != host_name() or not pid:
         return False
     try:
         os.kill(pid, 0)
@@ -67,10 +66,9 @@ def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float = LEASE_TT
         if row is not None and row["holder"] != holder.id and row["expires_at"] > now \
                 and not _dead_here(row):
             return dict(row)
-        con.execute(
-            "INSERT OR REPLACE INTO leases (name, holder, host, pid, purpose, acquired_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [name, holder.id, holder.host, holder.pid, holder.purpose, _now_iso(), now + ttl])
+        upsert(con, "leases", ["name"], {"name": name, "holder": holder.id, "host": holder.host,
+                                         "pid": holder.pid, "purpose": holder.purpose,
+                                         "acquired_at": _now_iso(), "expires_at": now + ttl})
         con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
     return None
 
@@ -102,13 +100,13 @@ def describe(row: dict) -> str:
 class _Heartbeat(threading.Thread):
     """Renews a lease from its own connection until stopped."""
 
-    def __init__(self, path, name: str, holder: Holder, ttl: float):
+    def __init__(self, st: StateStore, name: str, holder: Holder, ttl: float):
         super().__init__(daemon=True, name=f"lease-heartbeat-{name}")
-        self.path, self.name_, self.holder, self.ttl = path, name, holder, ttl
+        self.st, self.name_, self.holder, self.ttl = st, name, holder, ttl
         self.stop_event = threading.Event()
 
     def run(self) -> None:
-        st = StateStore(self.path)
+        st = self.st.reopen()
         try:
             while not self.stop_event.wait(self.ttl / 3):
                 renew(st, self.name_, self.holder, self.ttl)
@@ -141,11 +139,12 @@ def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: floa
             other = _waiting_ahead(st, name, holder) or try_acquire(st, name, holder, ttl)
             if other is None:
                 return
-            with st.tx() as con:
-                con.execute("INSERT OR REPLACE INTO lease_waiters VALUES (?, ?, ?, ?, ?, "
-                            "coalesce((SELECT since FROM lease_waiters WHERE holder = ?), ?), ?)",
-                            [holder.id, name, holder.host, holder.pid, holder.purpose, holder.id,
-                             _now_iso(), time.time() + ttl])
+            with st.tx() as con:      # a waiter keeps its first `since` (its place in line)
+                con.execute("INSERT INTO lease_waiters VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (holder) "
+                            "DO UPDATE SET name = excluded.name, purpose = excluded.purpose, "
+                            "expires_at = excluded.expires_at",
+                            [holder.id, name, holder.host, holder.pid, holder.purpose, _now_iso(),
+                             time.time() + ttl])
             if on_wait and told != other["holder"]:
                 on_wait(other)
                 told = other["holder"]
@@ -167,7 +166,7 @@ def hold(st: StateStore, name: str, purpose: str, *, wait: float | None = None,
     for those who waited longer (forever when `wait` is None), renewing it in the background."""
     holder = Holder.me(purpose)
     _wait_turn(st, name, holder, ttl, wait, on_wait, poll)
-    beat = _Heartbeat(st.path, name, holder, ttl)
+    beat = _Heartbeat(st, name, holder, ttl)
     beat.start()
     try:
         yield holder

@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
-from nbapipe.state.store import StateStore
+from nbapipe.config import host_name
+from nbapipe.state.store import StateStore, upsert
 
 STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "upstream_missing", "failed")
 DONE = ("success",)
@@ -79,16 +79,16 @@ def latest(st: StateStore, start: dt.date | None = None, end: dt.date | None = N
         params.append(end.isoformat())
     if dates is not None:
         ds = [d.isoformat() for d in dates]
-        where.append(f"game_date IN ({','.join('?' * len(ds))})" if ds else "0")
+        where.append(f"game_date IN ({','.join('?' * len(ds))})" if ds else "1 = 0")
         params += ds
     if processors is not None:
         ps = list(processors)
-        where.append(f"processor IN ({','.join('?' * len(ps))})" if ps else "0")
+        where.append(f"processor IN ({','.join('?' * len(ps))})" if ps else "1 = 0")
         params += ps
     if phase is not None:
         where.append("phase = ?")
         params.append(phase)
-    clause = " AND ".join(where) or "1"
+    clause = " AND ".join(where) or "1 = 1"
     rows = st.rows(f"""
         SELECT l.* FROM run_ledger l
         JOIN (SELECT processor, game_date, max(id) AS id FROM run_ledger WHERE {clause}
@@ -108,11 +108,11 @@ def latest_map(st: StateStore, **kw) -> dict[tuple[str, dt.date], dict]:
 def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.date | None,
               end: dt.date | None, planned: int) -> None:
     with st.tx() as con:
-        con.execute("INSERT OR REPLACE INTO runs (run_id, command, phases, start_date, end_date, planned, "
-                    "done, status, host, pid, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 'running', ?, ?, ?, ?)",
-                    [run_id, command, phases, start.isoformat() if start else None,
-                     end.isoformat() if end else None, planned, socket.gethostname(), os.getpid(),
-                     now_iso(), now_iso()])
+        upsert(con, "runs", ["run_id"], {
+            "run_id": run_id, "command": command, "phases": phases,
+            "start_date": start.isoformat() if start else None, "end_date": end.isoformat() if end else None,
+            "planned": planned, "done": 0, "status": "running", "host": host_name(), "pid": os.getpid(),
+            "started_at": now_iso(), "updated_at": now_iso(), "finished_at": None})
 
 
 def progress_run(st: StateStore, run_id: str, done: int) -> None:

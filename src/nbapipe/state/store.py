@@ -1,12 +1,20 @@
-"""Connection, schema and transactions of the state store."""
+"""Connection, schema and transactions of the state store.
+
+Two backends behind one interface: SQLite, a file in the home (the embedded default for one
+machine), and PostgreSQL (state.postgres, extra `nbapipe[postgres]`) for workers on several
+hosts. Callers write one SQL dialect, the common ground of both: `?` parameters,
+`INSERT ... ON CONFLICT`, `RETURNING`; rows answer by name and by position."""
 from __future__ import annotations
 
+import re
 import sqlite3
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 STATE_SCHEMA_VERSION = 1
+URL_SCHEMES = ("postgresql://", "postgres://")
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -174,13 +182,112 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 
-class StateStore:
+
+class StateStore(ABC):
+    """The state store's interface; `connect` picks the backend from the location."""
+    kind: str = ""
+    location: str = ""
+
+    @abstractmethod
+    def tx(self) -> Iterator[Any]:
+        """A write transaction (a context manager yielding a connection with execute and
+        executemany). Write transactions are serialised, as SQLite's BEGIN IMMEDIATE does."""
+
+    @abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A read outside a transaction, as a cursor (code shared with transactions' `con`)."""
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
+        rows = self.rows(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    @abstractmethod
+    def reopen(self) -> "StateStore":
+        """Another handle with its own connection (heartbeat threads, helper processes)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on a server)."""
+        return None
+
+    def schema_version(self) -> int:
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
+
+    def set_meta(self, con, key: str, value: str | None) -> None:
+        upsert(con, "meta", ["key"], {"key": key, "value": value})
+
+    def get_meta(self, key: str) -> str | None:
+        return self.scalar("SELECT value FROM meta WHERE key = ?", [key])
+
+    def table_columns(self) -> dict[str, list[str]]:
+        """The columns of every state table as the DDL declares them (for copies)."""
+        return declared_columns()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.location}>"
+
+
+def upsert(con, table: str, keys: list[str], row: dict) -> None:
+    """Insert `row`, or update every other column of the row with the same `keys` (portable:
+    SQLite's INSERT OR REPLACE would also reset columns the row does not name)."""
+    cols = list(row)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in keys)
+    con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING"),
+                list(row.values()))
+
+
+def declared_columns() -> dict[str, list[str]]:
+    """Table -> column names, read from the DDL (the one definition of the state schema)."""
+    out = {}
+    for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", _DDL, re.S):
+        cols = [line.strip().split()[0] for line in m.group(2).splitlines()
+                if line.strip() and not line.strip().startswith(("--", "PRIMARY KEY", "UNIQUE"))]
+        out[m.group(1)] = cols
+    return out
+
+
+def is_url(location: Any) -> bool:
+    return str(location).startswith(URL_SCHEMES)
+
+
+def display(location: Any) -> str:
+    """A location fit to print: a URL's password hidden."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(location))
+
+
+def connect(location: Path | str, read_only: bool = False) -> StateStore:
+    """The state store at `location`: a postgresql:// URL, else a SQLite file path."""
+    if is_url(location):
+        from nbapipe.state.postgres import PostgresStateStore
+        return PostgresStateStore(str(location), read_only=read_only)
+    return SqliteStateStore.read_only(location) if read_only else SqliteStateStore(location)
+
+
+def exists(location: Path | str) -> bool:
+    """Whether a state store was created there (looking must not create one)."""
+    if is_url(location):
+        from nbapipe.state.postgres import store_exists
+        return store_exists(str(location))
+    return Path(location).exists()
+
+
+class SqliteStateStore(StateStore):
+    kind = "sqlite"
+
     def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = Path(path)
+        self.location = str(self._path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the
         # write lock up front instead of failing on upgrade; readers never block (WAL).
-        self.con = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None,
+        self.con = sqlite3.connect(str(self._path), timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA journal_mode=WAL")
@@ -188,16 +295,21 @@ class StateStore:
         self.con.execute("PRAGMA synchronous=NORMAL")
         self._ensure_schema()
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     @classmethod
-    def read_only(cls, path: Path | str) -> "StateStore":
+    def read_only(cls, path: Path | str) -> "SqliteStateStore":
         """A connection that cannot write (SQLite mode=ro, query_only): for viewers such as the
         web dashboard, which must never change the store, not even its schema row. WAL lets it
         read while backfills and workers write."""
         self = cls.__new__(cls)
-        self.path = Path(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no state store at {self.path}")
-        self.con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+        self._path = Path(path)
+        self.location = str(self._path)
+        if not self._path.exists():
+            raise FileNotFoundError(f"no state store at {self._path}")
+        self.con = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
                                    isolation_level=None, check_same_thread=False)
         self.con.row_factory = sqlite3.Row
         self.con.execute("PRAGMA busy_timeout=30000")
@@ -205,12 +317,14 @@ class StateStore:
         return self
 
     def _ensure_schema(self) -> None:
-        with self.tx():
+        with self.tx() as con:
             for stmt in _DDL.split(";"):
                 if stmt.strip():
-                    self.con.execute(stmt)
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                             [str(STATE_SCHEMA_VERSION)])
+                    con.execute(stmt)
+            have = {t: {r[1] for r in con.execute(f"PRAGMA table_info({t})")} for t in declared_columns()}
+            for stmt in migrations(have):
+                con.execute(stmt)
+            self.set_meta(con, "schema_version", str(STATE_SCHEMA_VERSION))
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -230,16 +344,35 @@ class StateStore:
         r = self.con.execute(sql, params).fetchone()
         return r[0] if r else None
 
-    def schema_version(self) -> int:
-        return int(self.scalar("SELECT value FROM meta WHERE key = 'schema_version'") or 0)
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.con.execute(sql, params)
+
+    def reopen(self) -> "SqliteStateStore":
+        return SqliteStateStore(self._path)
 
     def close(self) -> None:
         self.con.close()
 
 
+def migrations(have: dict[str, set[str]]) -> list[str]:
+    """Additive migration: ALTER TABLE ... ADD COLUMN for every declared column an existing
+    table lacks (a store made by an older nbapipe). Types come from the DDL line."""
+    stmts = []
+    for m in re.finditer(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", _DDL, re.S):
+        table, cols = m.group(1), have.get(m.group(1), set())
+        if not cols:
+            continue
+        for line in m.group(2).splitlines():
+            parts = line.strip().rstrip(",").split()
+            if parts and parts[0] not in cols and not parts[0].startswith("--") \
+                    and parts[0] not in ("PRIMARY", "UNIQUE") and "PRIMARY" not in parts:
+                stmts.append(f"ALTER TABLE {table} ADD COLUMN {' '.join(parts)}")
+    return stmts
+
+
 @contextmanager
-def open_state(path: Path | str) -> Iterator[StateStore]:
-    st = StateStore(path)
+def open_state(location: Path | str) -> Iterator[StateStore]:
+    st = connect(location)
     try:
         yield st
     finally:

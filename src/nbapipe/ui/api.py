@@ -9,7 +9,7 @@ import datetime as dt
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
-from nbapipe.orchestration.events import SqliteBus
+from nbapipe.orchestration.events import bus_for
 from nbapipe.orchestration.orchestrator import status as orchestrator_status
 from nbapipe.orchestration.orchestrator import transitions
 from nbapipe.orchestration.worker import RUNNING, WAITING_EARLIER, WAITING_WAREHOUSE, live_workers
@@ -167,7 +167,7 @@ def pending(st, procs: dict, start: dt.date, end: dt.date) -> dict[tuple[str, dt
 def orchestrator(st, cal: Calendar, start: dt.date, end: dt.date, phase2_required: str) -> dict:
     """Per date and triggered phase: reported, awaited, blocked, triggered, trigger count
     (the orchestrator's own status function, over the read-only store)."""
-    rows = orchestrator_status(st, SqliteBus(st), transitions(phase2_required), days_between(start, end))
+    rows = orchestrator_status(st, bus_for(st), transitions(phase2_required), days_between(start, end))
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from nbapipe.calendar import Calendar
-from nbapipe.state import StateStore
+from nbapipe.state.store import connect, display, exists as state_exists
 from nbapipe.ui import api
 
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
@@ -58,9 +58,9 @@ class Dashboard(ThreadingHTTPServer):
     def __init__(self, state_path: Path, phase2_required: str, host: str, port: int,
                  token: str | None = None, log=None):
         check_bind(host, token)
-        if not Path(state_path).exists():
-            raise FileNotFoundError(f"no state store at {state_path}: run `nbapipe ingest` first")
-        self.state_path, self.phase2_required, self.token = Path(state_path), phase2_required, token
+        if not state_exists(state_path):
+            raise FileNotFoundError(f"no state store at {display(state_path)}: run `nbapipe ingest` first")
+        self.state_path, self.phase2_required, self.token = state_path, phase2_required, token
         self.log = log
         super().__init__((host, port), Handler)
 
@@ -118,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, path: str, query: str) -> None:
         try:
             params = _params(query, ALLOWED_PARAMS[path])
-            st = StateStore.read_only(self.server.state_path)
+            st = connect(self.server.state_path, read_only=True)
             try:
                 body = _answer(path, params, st, Calendar.from_state(st), self.server.phase2_required)
             finally:

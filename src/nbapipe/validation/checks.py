@@ -105,15 +105,15 @@ def check_environment(ctx: Context) -> Result:
 
 def check_state_store(ctx: Context) -> Result:
     """state store: present, at the current schema version"""
-    from nbapipe.state.store import STATE_SCHEMA_VERSION
-    path = ctx.ws.settings.state_path
-    if not path.exists():        # opening it would create it: look first
-        return Result("state store", FAIL, f"no state store at {path}: run `nbapipe ingest` first")
+    from nbapipe.state.store import STATE_SCHEMA_VERSION, display, exists
+    where = display(ctx.ws.settings.state_location)
+    if not exists(ctx.ws.settings.state_location):        # opening it would create it: look first
+        return Result("state store", FAIL, f"no state store at {where}: run `nbapipe ingest` first")
     version = ctx.ws.state.schema_version()
     if version != STATE_SCHEMA_VERSION:
-        return Result("state store", FAIL, f"{path.name} at schema version {version}, the code expects {STATE_SCHEMA_VERSION}")
+        return Result("state store", FAIL, f"{where} at schema version {version}, the code expects {STATE_SCHEMA_VERSION}")
     ctx.state_ok = True
-    return Result("state store", PASS, f"{path} at schema version {version}")
+    return Result("state store", PASS, f"{where} ({ctx.ws.state.kind}) at schema version {version}")
 
 
 def check_warehouse(ctx: Context) -> Result:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 
 from nbapipe.calendar import Calendar
+from nbapipe.config import host_name
 from nbapipe.state import leases, ledger
 from nbapipe.validation.coverage import processor_coverage
 
@@ -90,7 +90,7 @@ def active_runs(st) -> list[dict]:
 
 def _alive(run: dict) -> bool:
     """A run whose process on this host is gone crashed (its row still says running)."""
-    if run["host"] != socket.gethostname() or not run["pid"]:
+    if run["host"] != host_name() or not run["pid"]:
         return True
     try:
         os.kill(run["pid"], 0)
