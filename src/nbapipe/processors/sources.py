@@ -1,7 +1,8 @@
 """Fallback chains as data (DESIGN section 7): for each kind of input, the sources in order of
 preference with their quality tier. The runner turns each chain into a temporary view
-`src_<chain>` that keeps, per game, only the rows of the best source that has that game, and
-labels every row with the source it came from and its quality.
+`src_<chain>` that keeps, per game (the chain's grain; per game and player for points lines),
+only the rows of the best source that has it, and labels every row with the source it came from
+and its quality.
 
 Changing a preference is an edit of this table, not of any processor's SQL."""
 from __future__ import annotations
@@ -16,7 +17,8 @@ class Member:
     source: str                      # the name recorded in each row's data_source
     table: str | None = None         # a raw table ...
     data_source: str | None = None   # ... optionally only this loader family's rows
-    sql: str | None = None           # ... or a SELECT (e.g. a reconstruction from other rows)
+    sql: str | None = None           # ... or a SELECT (e.g. a reconstruction from other rows,
+                                     # or a summary of `table`'s rows)
     tier: str = "gold"
 
 
@@ -25,7 +27,7 @@ class Chain:
     name: str
     columns: tuple[str, ...]
     members: tuple[Member, ...]
-    grain: str = "game_id"           # the unit a source is chosen for
+    grain: tuple[str, ...] = ("game_id",)   # the unit a source is chosen for
     canonical_players: bool = False  # map player_lookup through nba_reference.player_alias
 
     @property
@@ -68,6 +70,46 @@ FROM src_player_boxscores
 WHERE player_status = 'active'
 GROUP BY game_id, team_abbr"""
 
+POINTS_LINE_COLUMNS = ("game_id", "player_lookup", "points_line", "opening_points_line",
+                       "line_books", "line_snapshot_at")
+
+
+def _points_line(table: str) -> str:
+    """One props source's points line per game and player, from its main lines seen before tip-off
+    (the feed's commence time, else the scheduled Eastern tip-off in UTC): points_line = the median
+    of each book's latest, opening_points_line = the median at the source's first snapshot. Players
+    are mapped to the registry's identity before grouping (two spellings are one player). Only the
+    run's own dates: no processor reads an earlier line. Subqueries, not a WITH: the Spark
+    transpilation hoists every member's CTEs into the view's one WITH, where names would clash."""
+    return f"""
+SELECT game_id, player_lookup,
+       median(CASE WHEN snapshot_at = book_last THEN points_line END) AS points_line,
+       median(CASE WHEN snapshot_at = first_seen THEN points_line END) AS opening_points_line,
+       count(DISTINCT bookmaker) AS line_books,
+       max(snapshot_at) AS line_snapshot_at
+FROM (SELECT o.*,
+             max(o.snapshot_at) OVER (PARTITION BY o.game_id, o.player_lookup, o.bookmaker) AS book_last,
+             min(o.snapshot_at) OVER (PARTITION BY o.game_id, o.player_lookup) AS first_seen
+      FROM (SELECT l.game_id, coalesce(a.player_lookup, l.player_lookup) AS player_lookup, l.bookmaker,
+                   l.snapshot_at, l.points_line
+            FROM {table} l
+            LEFT JOIN (SELECT game_id,
+                              CAST(strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p') AS TIMESTAMP)
+                                  AT TIME ZONE 'America/New_York' AT TIME ZONE 'UTC' AS tipoff_at
+                       FROM nba_reference.schedule
+                       WHERE game_date IN (SELECT game_date FROM run_dates) AND game_time_et IS NOT NULL) t
+              ON t.game_id = l.game_id
+            LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = l.player_lookup
+            WHERE l.game_date IN (SELECT game_date FROM run_dates) AND coalesce(l.is_main_line, true)
+              AND l.snapshot_at <= coalesce(l.commence_time, t.tipoff_at, l.snapshot_at)) o) r
+GROUP BY game_id, player_lookup"""
+
+
+def _props(source: str, table: str, tier: str = "gold") -> Member:
+    """A props source as a member: its rows summarised to one line per game and player."""
+    return Member(source, table, sql=_points_line(table), tier=tier)
+
+
 CHAINS: dict[str, Chain] = {c.name: c for c in (
     Chain("player_boxscores", PLAYER_COLUMNS, canonical_players=True, members=(
         # The Basketball-Reference pages stand in for the gamebook here: complete for every season
@@ -82,6 +124,12 @@ CHAINS: dict[str, Chain] = {c.name: c for c in (
         Member("nbac_team_game_logs", "nba_raw.nbac_team_game_logs", tier="silver"),
         Member("reconstructed_from_players", sql=_TEAM_FROM_PLAYERS, tier="bronze"),
     )),
+    # A player's points line for a game (player_game_summary, upcoming_player_game_context): the
+    # best source is chosen per game and player, and the line comes from that source's books only.
+    Chain("points_lines", POINTS_LINE_COLUMNS, grain=("game_id", "player_lookup"), members=(
+        _props("odds_api", "nba_raw.odds_api_player_points_props"),
+        _props("bettingpros", "nba_raw.bettingpros_player_points_props", tier="silver"),
+    )),
 )}
 
 # Columns a member lacks are NULL in the view (e.g. DNP status in the NBA.com player logs).
@@ -94,22 +142,24 @@ def chain_view_sql(chain: Chain, available: dict[str, set[str]]) -> str:
     (a member whose table does not exist is left out)."""
     parts = []
     for rank, m in enumerate(chain.members):
+        if m.table and m.table not in available:
+            continue
         if m.sql:
             body = f"SELECT * FROM ({m.sql})"
             cols = set(chain.columns)
-        elif m.table in available:
+        else:
             cols = available[m.table]
             where = f" AND data_source = '{m.data_source}'" if m.data_source else ""
             body = (f"SELECT * FROM {m.table} WHERE game_date BETWEEN "
                     f"(SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds){where}")
-        else:
-            continue
         select = ", ".join(c if c in cols else f"{_DEFAULTS.get(c, 'NULL')} AS {c}" for c in chain.columns)
         parts.append(f"SELECT {select}, '{m.source}' AS data_source, '{m.tier}' AS quality_tier, "
                      f"{TIER_SCORE[m.tier]} AS quality_score, {rank} AS source_rank FROM ({body})")
     union = " UNION ALL ".join(parts)
     cols = ", ".join(f"u.{c}" for c in chain.columns if c != "player_lookup" or not chain.canonical_players)
     meta = "u.data_source, u.quality_tier, u.quality_score"
+    grain = ", ".join(chain.grain)
+    on = " AND ".join(f"b.{c} = u.{c}" for c in chain.grain)
     if chain.canonical_players:
         # One identity per player across sources: fallback spellings map to the registry's.
         cols += ", coalesce(a.player_lookup, u.player_lookup) AS player_lookup"
@@ -117,6 +167,6 @@ def chain_view_sql(chain: Chain, available: dict[str, set[str]]) -> str:
     else:
         alias = ""
     return f"""WITH u AS ({union}),
-        best AS (SELECT {chain.grain}, min(source_rank) AS best_rank FROM u GROUP BY {chain.grain})
+        best AS (SELECT {grain}, min(source_rank) AS best_rank FROM u GROUP BY {grain})
         SELECT {cols}, {meta} FROM u
-        JOIN best b ON b.{chain.grain} = u.{chain.grain} AND b.best_rank = u.source_rank {alias}"""
+        JOIN best b ON {on} AND b.best_rank = u.source_rank {alias}"""

@@ -10,8 +10,7 @@ PROCESSOR = processor(
         Input("chain:player_boxscores"),                           # gamebook -> nbac -> bdl
         Input("team_offense_game_summary"),                        # team totals for usage rate
         Input("nba_raw.nbac_shot_chart", required=False),
-        Input("nba_raw.odds_api_player_points_props", required=False),
-        Input("nba_raw.bettingpros_player_points_props", required=False),
+        Input("chain:points_lines", required=False),               # odds_api -> bettingpros
     ),
     # Expected: every scheduled game of the date has its players (a game no source has is
     # the gap partial reports).

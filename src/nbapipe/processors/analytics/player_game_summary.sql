@@ -2,8 +2,8 @@
 -- and DNP players (key: game_date, player_lookup). Inactive players are not rows.
 -- usage_rate: Basketball-Reference's formula with the team's totals, in percent:
 --   100 * (FGA + 0.44 FTA + TOV) * (team minutes / 5) / (MP * (team FGA + 0.44 team FTA + team TOV))
--- points_line: median of the books' latest main lines before tip-off (odds_api, else
--- bettingpros); over_under_result against it. Zones from the shot chart where it has the game.
+-- points_line: median of the books' latest main lines before tip-off (src_points_lines: odds_api,
+-- else bettingpros); over_under_result against it. Zones from the shot chart where it has the game.
 WITH p AS (
     SELECT * FROM src_player_boxscores
     WHERE game_date IN (SELECT game_date FROM run_dates) AND player_status <> 'inactive'
@@ -29,50 +29,6 @@ shots AS (
     LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = s.player_lookup
     WHERE s.game_date IN (SELECT game_date FROM run_dates)
     GROUP BY s.game_id, coalesce(a.player_lookup, s.player_lookup)
-),
-tipoff AS (    -- scheduled tip-off in UTC (game times are Eastern)
-    SELECT game_id,
-           CAST(strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p') AS TIMESTAMP)
-               AT TIME ZONE 'America/New_York' AT TIME ZONE 'UTC' AS tipoff_at
-    FROM nba_reference.schedule
-    WHERE game_date IN (SELECT game_date FROM run_dates) AND game_time_et IS NOT NULL
-),
-offers AS (    -- every main line seen before tip-off, primary source first
-    SELECT l.game_id, coalesce(a.player_lookup, l.player_lookup) AS player_lookup, l.bookmaker,
-           l.snapshot_at, l.points_line, l.src_rank, l.line_source
-    FROM (SELECT game_id, player_lookup, bookmaker, snapshot_at, points_line, commence_time,
-                 is_main_line, 1 AS src_rank, 'odds_api' AS line_source
-          FROM nba_raw.odds_api_player_points_props
-          WHERE game_date IN (SELECT game_date FROM run_dates)
-          UNION ALL
-          SELECT game_id, player_lookup, bookmaker, snapshot_at, points_line, commence_time,
-                 is_main_line, 2, 'bettingpros'
-          FROM nba_raw.bettingpros_player_points_props
-          WHERE game_date IN (SELECT game_date FROM run_dates)) l
-    LEFT JOIN tipoff t ON t.game_id = l.game_id
-    LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = l.player_lookup
-    WHERE coalesce(l.is_main_line, true)
-      AND l.snapshot_at <= coalesce(l.commence_time, t.tipoff_at, l.snapshot_at)
-),
-best_source AS (
-    SELECT game_id, player_lookup, min(src_rank) AS src_rank FROM offers GROUP BY game_id, player_lookup
-),
-book_latest AS (   -- each book's last line before tip-off
-    SELECT o.game_id, o.player_lookup, o.bookmaker, max(o.snapshot_at) AS snapshot_at
-    FROM offers o JOIN best_source b
-      ON b.game_id = o.game_id AND b.player_lookup = o.player_lookup AND b.src_rank = o.src_rank
-    GROUP BY o.game_id, o.player_lookup, o.bookmaker
-),
-lines AS (
-    SELECT o.game_id, o.player_lookup,
-           median(o.points_line) AS points_line,
-           count(DISTINCT o.bookmaker) AS line_books,
-           max(o.snapshot_at) AS line_snapshot_at,
-           min(o.line_source) AS line_source
-    FROM offers o JOIN book_latest b
-      ON b.game_id = o.game_id AND b.player_lookup = o.player_lookup
-     AND b.bookmaker = o.bookmaker AND b.snapshot_at = o.snapshot_at
-    GROUP BY o.game_id, o.player_lookup
 )
 SELECT
     p.game_date,
@@ -107,7 +63,7 @@ SELECT
     l.points_line,
     l.line_books,
     l.line_snapshot_at,
-    l.line_source,
+    l.data_source                                                  AS line_source,
     CASE WHEN l.points_line IS NULL OR p.player_status = 'dnp' OR p.points IS NULL THEN NULL
          WHEN p.points > l.points_line THEN 'OVER'
          WHEN p.points < l.points_line THEN 'UNDER'
@@ -122,4 +78,4 @@ LEFT JOIN team t ON t.game_id = p.game_id AND t.team_abbr = p.team_abbr
 LEFT JOIN nba_reference.schedule sch ON sch.game_id = p.game_id
 LEFT JOIN shot_games sg ON sg.game_id = p.game_id
 LEFT JOIN shots sh ON sh.game_id = p.game_id AND sh.player_lookup = p.player_lookup
-LEFT JOIN lines l ON l.game_id = p.game_id AND l.player_lookup = p.player_lookup
+LEFT JOIN src_points_lines l ON l.game_id = p.game_id AND l.player_lookup = p.player_lookup

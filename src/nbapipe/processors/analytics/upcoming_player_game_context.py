@@ -10,8 +10,7 @@ PROCESSOR = processor(
         Input("nba_reference.schedule"),
         Input("player_game_summary", when="lookback"),        # every earlier date of the season
         Input("team_offense_game_summary", when="lookback"),  # opponent pace
-        Input("nba_raw.odds_api_player_points_props", required=False),
-        Input("nba_raw.bettingpros_player_points_props", required=False),
+        Input("chain:points_lines", required=False),          # odds_api -> bettingpros
     ),
     lookback="season",
     source_column="universe_source",

@@ -3,6 +3,7 @@
 -- its box scores (backfill mode); for a scheduled team without box scores yet (the daily run
 -- before tip-off) it is the players listed in that team's most recent game.
 -- Windows count games played (minutes > 0) in the same season.
+-- Points lines from src_points_lines (odds_api, else bettingpros), as in player_game_summary.
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
 -- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH sched AS (     -- both sides of every game on the requested dates
@@ -84,46 +85,6 @@ opp_pace AS (
           FROM sched s JOIN team_games t
             ON t.team_abbr = s.opponent_team_abbr AND t.season_year = s.season_year AND t.game_date < s.game_date)
     GROUP BY game_date, team_abbr
-),
-tipoff AS (
-    SELECT game_id,
-           CAST(strptime(CAST(game_date AS VARCHAR) || ' ' || game_time_et, '%Y-%m-%d %I:%M %p') AS TIMESTAMP)
-               AT TIME ZONE 'America/New_York' AT TIME ZONE 'UTC' AS tipoff_at
-    FROM nba_reference.schedule
-    WHERE game_date IN (SELECT game_date FROM run_dates) AND game_time_et IS NOT NULL
-),
-offers AS (         -- main lines seen before tip-off, primary source first
-    SELECT l.game_id, coalesce(a.player_lookup, l.player_lookup) AS player_lookup, l.bookmaker,
-           l.snapshot_at, l.points_line, l.src_rank, l.line_source
-    FROM (SELECT game_id, player_lookup, bookmaker, snapshot_at, points_line, commence_time,
-                 is_main_line, 1 AS src_rank, 'odds_api' AS line_source
-          FROM nba_raw.odds_api_player_points_props
-          WHERE game_date IN (SELECT game_date FROM run_dates)
-          UNION ALL
-          SELECT game_id, player_lookup, bookmaker, snapshot_at, points_line, commence_time,
-                 is_main_line, 2, 'bettingpros'
-          FROM nba_raw.bettingpros_player_points_props
-          WHERE game_date IN (SELECT game_date FROM run_dates)) l
-    LEFT JOIN tipoff t ON t.game_id = l.game_id
-    LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = l.player_lookup
-    WHERE coalesce(l.is_main_line, true)
-      AND l.snapshot_at <= coalesce(l.commence_time, t.tipoff_at, l.snapshot_at)
-),
-ranked AS (
-    SELECT o.*,
-           min(o.src_rank) OVER (PARTITION BY o.game_id, o.player_lookup) AS best_rank,
-           max(o.snapshot_at) OVER (PARTITION BY o.game_id, o.player_lookup, o.bookmaker, o.src_rank) AS book_last,
-           min(o.snapshot_at) OVER (PARTITION BY o.game_id, o.player_lookup, o.src_rank) AS first_seen
-    FROM offers o
-),
-lines AS (
-    SELECT game_id, player_lookup,
-           median(CASE WHEN snapshot_at = book_last THEN points_line END) AS current_points_line,
-           median(CASE WHEN snapshot_at = first_seen THEN points_line END) AS opening_points_line,
-           count(DISTINCT CASE WHEN snapshot_at = book_last THEN bookmaker END) AS line_books,
-           min(line_source) AS line_source
-    FROM ranked WHERE src_rank = best_rank
-    GROUP BY game_id, player_lookup
 )
 SELECT
     u.game_date,
@@ -145,15 +106,15 @@ SELECT
     round(f.points_avg_last_5, 6)                                          AS points_avg_last_5,
     round(f.points_avg_last_10, 6)                                         AS points_avg_last_10,
     round(op.opponent_pace_last_10, 6)                                     AS opponent_pace_last_10,
-    l.current_points_line,
+    l.points_line                                                          AS current_points_line,
     l.opening_points_line,
     l.line_books,
-    l.line_source,
-    l.current_points_line IS NOT NULL                                      AS has_points_line,
+    l.data_source                                                          AS line_source,
+    l.points_line IS NOT NULL                                              AS has_points_line,
     u.universe_source,
     (SELECT run_id FROM run_bounds)                                        AS run_id,
     current_timestamp                                                      AS processed_at
 FROM universe u
 LEFT JOIN form f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
 LEFT JOIN opp_pace op ON op.game_date = u.game_date AND op.team_abbr = u.team_abbr
-LEFT JOIN lines l ON l.game_id = u.game_id AND l.player_lookup = u.player_lookup
+LEFT JOIN src_points_lines l ON l.game_id = u.game_id AND l.player_lookup = u.player_lookup
