@@ -163,6 +163,23 @@ def test_sql_command_on_spark(parity_homes):
     assert r.exit_code == 2 and "only queries" in r.output
 
 
+def test_verify_reads_the_spark_tables(parity_homes, tmp_path):
+    """`verify --engine spark` reads Phase 3/4 where Spark wrote them (this home's DuckDB file has
+    none of those rows) and names a date whose partition folder was deleted by hand."""
+    from nbapipe.cli import app
+    home = copy_home(parity_homes["spark"], tmp_path / "home")     # the other tests keep theirs
+    args = ["--home", str(home), "verify", "--start-date", WINDOW[0], "--end-date", WINDOW[1], "--json"]
+    r = CliRunner().invoke(app, [*args, "--engine", "spark"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["ok"]
+    assert CliRunner().invoke(app, [*args, "--engine", "duckdb"]).exit_code == 1
+    shutil.rmtree(home.joinpath("spark-warehouse", "nba_analytics", "player_game_summary", "game_date=2023-01-12"))
+    r = CliRunner().invoke(app, [*args, "--engine", "spark"])
+    assert r.exit_code == 1, r.output
+    assert [(p["kind"], p["table"], p["dates"]) for p in json.loads(r.stdout)["problems"]] == [
+        ("missing", "nba_analytics.player_game_summary", ["2023-01-12"])]
+
+
 def test_spark_refuses_compute_processors(parity_homes):
     """Processors that are not one SELECT (Phase 5 models) say so instead of running."""
     compute = [n for n, p in registry.all_processors().items() if p.compute]

@@ -14,8 +14,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from nbapipe.cli import (JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail, out,
-                         parse_date, synthetic_banner)
+from nbapipe.cli import (ENGINE_HELP, JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail,
+                         out, parse_date, synthetic_banner)
+from nbapipe.cli.data import _engine
 
 VERBOSE_HELP = "List every missing date with its reason."
 
@@ -55,14 +56,16 @@ def _scope(ws, season: Optional[str], start_date: Optional[str], end_date: Optio
 
 
 def _warehouse_call(fn, *args, **kw):
-    """Run a warehouse-reading tool; a busy warehouse or nothing ingested is exit 2."""
+    """Run a warehouse-reading tool; a busy warehouse, nothing ingested or an engine that
+    cannot start (Spark without pyspark) is exit 2."""
+    from nbapipe.engines import EngineError
     from nbapipe.validation.preflight import ValidationError
     from nbapipe.warehouse import WarehouseBusy
     try:
         return fn(*args, **kw)
     except WarehouseBusy as e:
         fail(f"the warehouse is busy: {e}\n(`nbapipe monitor` and `nbapipe status` read the state store and work meanwhile)")
-    except (ValidationError, FileNotFoundError) as e:
+    except (ValidationError, FileNotFoundError, EngineError) as e:
         fail(str(e))
 
 
@@ -96,6 +99,7 @@ def preflight(ctx: typer.Context,
               start_date: Optional[str] = typer.Option(None, "--start-date", help="First date."),
               end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
               phase: Optional[int] = typer.Option(None, "--phase", min=2, max=5, help="Only the tables of this phase (2, 3, 4 or 5)."),
+              engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
               verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP),
               as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Before a backfill: per table, game dates present / expected, rows, the missing dates and
@@ -104,7 +108,7 @@ def preflight(ctx: typer.Context,
     from nbapipe.validation.preflight import preflight as run
     ws = ctx.obj.ws
     start, end = _range(date, start_date, end_date)
-    r = _warehouse_call(run, ws, start, end, phase)
+    r = _warehouse_call(run, ws, start, end, phase, _engine(engine))
     if as_json:
         emit_json(r)
         return
@@ -158,6 +162,7 @@ def verify(ctx: typer.Context,
            start_date: Optional[str] = typer.Option(None, "--start-date", help="First date (YYYY-MM-DD)."),
            end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
            phase: Optional[int] = typer.Option(None, "--phase", min=3, max=5, help="Only this phase (default: 3 and 4, what the guide's backfill fills; 5 needs trained models)."),
+           engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="Every date of every problem."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """After a backfill: exit 0 when the range is complete, 1 naming each problem (missing
@@ -166,7 +171,7 @@ def verify(ctx: typer.Context,
     from nbapipe.validation.verify import verify as run
     ws = ctx.obj.ws
     start, end = _range(None, start_date, end_date)
-    r = _warehouse_call(run, ws, start, end, [phase] if phase else None)
+    r = _warehouse_call(run, ws, start, end, [phase] if phase else None, _engine(engine))
     if as_json:
         emit_json(r)
         raise typer.Exit(0 if r["ok"] else 1)
@@ -200,12 +205,14 @@ def checks(ctx: typer.Context,
            start_date: Optional[str] = typer.Option(None, "--start-date", help="First date of the scope."),
            end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date of the scope."),
            quick: bool = typer.Option(False, "--quick", help="Skip the dry runs and the monitor process."),
+           engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="Details of every check."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """The guide's pre-flight verification (14 checks). Default scope: every season whose
     schedule is complete. Exit 0 all pass, 1 a failure, 2 only warnings."""
     from nbapipe.validation.checks import run_checks
     ws = ctx.obj.ws
+    engine = _engine(engine)
     if season and (start_date or end_date):
         fail("give either --season or --start-date/--end-date, not both")
     start = end = None
@@ -220,7 +227,7 @@ def checks(ctx: typer.Context,
         for d in r.details if verbose or r.status == "fail" else []:
             out.print(f"       {d}")
 
-    result = run_checks(ws, season, start, end, quick=quick, on_result=show)
+    result = run_checks(ws, season, start, end, quick=quick, on_result=show, engine=engine)
     if as_json:
         emit_json(result)
     else:

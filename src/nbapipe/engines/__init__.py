@@ -19,9 +19,10 @@ def as_engine(wh) -> Engine:
 
 
 @contextmanager
-def engine_session(ws, wh, name: str | None = None) -> Iterator[Engine]:
+def engine_session(ws, wh, name: str | None = None, mirror: bool = True) -> Iterator[Engine]:
     """The engine a run uses (--engine, else the home's setting), over the open DuckDB warehouse
-    `wh`: DuckDB is that warehouse; Spark first mirrors its raw and reference tables."""
+    `wh`: DuckDB is that warehouse; Spark first mirrors its raw and reference tables (not with
+    mirror=False: a tool that reads only processor outputs, which Spark writes itself)."""
     try:
         name = engine_name(name)
     except ValueError as e:
@@ -32,7 +33,8 @@ def engine_session(ws, wh, name: str | None = None) -> Iterator[Engine]:
     from nbapipe.engines.spark import SparkEngine
     eng = SparkEngine.for_home(ws.home)
     try:
-        eng.mirror(wh)
+        if mirror:
+            eng.mirror(wh)
         yield eng
     finally:
         eng.close()

@@ -47,8 +47,9 @@ class Context:
     """What the checks share: the workspace, the scope, and what earlier checks established."""
 
     def __init__(self, ws: Workspace, season: str | None, start: dt.date | None, end: dt.date | None,
-                 quick: bool, repo: Path):
+                 quick: bool, repo: Path, engine: str | None = None):
         self.ws, self.season, self.start, self.end, self.quick, self.repo = ws, season, start, end, quick, repo
+        self.engine = engine          # where the Phase 3/4 tables live (None: the home's setting)
         self.state_ok = self.warehouse_ok = False
         self.cal = None
         self.seasons: list[str] = []
@@ -59,8 +60,8 @@ class Context:
 
 def run_checks(ws: Workspace, season: str | None = None, start: dt.date | None = None,
                end: dt.date | None = None, quick: bool = False, repo: Path = REPO_ROOT,
-               on_result: Callable[[Result], None] | None = None) -> dict:
-    ctx = Context(ws, season, start, end, quick, repo)
+               on_result: Callable[[Result], None] | None = None, engine: str | None = None) -> dict:
+    ctx = Context(ws, season, start, end, quick, repo, engine)
     results = []
     for check in CHECKS:
         t0 = time.perf_counter()
@@ -137,13 +138,16 @@ def check_datasets(ctx: Context) -> Result:
     """datasets: every schema and declared table exists"""
     if not ctx.warehouse_ok:
         return _skip("datasets", "needs the warehouse")
+    from nbapipe.engines import engine_session
     from nbapipe.warehouse import table_keys
+    tables = [p.table for p in registry.all_processors().values() if p.phase in GUIDE_PHASES]
     with ctx.ws.reader() as wh:
         have = {f"{s}.{t}" for s, t in wh.tuples("SELECT table_schema, table_name FROM information_schema.tables")}
         schemas = {r[0] for r in wh.tuples("SELECT schema_name FROM information_schema.schemata")}
+        # The output tables live with the engine that writes them (Spark: Parquet folders).
+        with engine_session(ctx.ws, wh, ctx.engine, mirror=False) as eng:
+            outputs = [t for t in tables if not eng.table_exists(t)]
     missing = [s for s in SCHEMAS if s not in schemas] + [t for t in table_keys() if t not in have]
-    tables = [p.table for p in registry.all_processors().values() if p.phase in GUIDE_PHASES]
-    outputs = [t for t in tables if t not in have]
     if missing:
         return Result("datasets", FAIL, f"missing: {', '.join(missing)}")
     if outputs:
@@ -308,12 +312,15 @@ def _dry_run(ctx: Context, phase: int) -> Result:
         return _skip(name, "--quick")
     if not (ctx.warehouse_ok and ctx.cal):
         return _skip(name, "needs the warehouse and the calendar")
+    from nbapipe.engines import engine_session
     from nbapipe.orchestration.runner import Request, Runner
     from nbapipe.validation.coverage import days_between
     t0 = time.perf_counter()
-    with ctx.ws.reader() as wh:
-        plan = Runner(wh, ctx.ws.state, ctx.cal).run(Request(dates=days_between(ctx.start, ctx.end),
-                                                             phases=[phase], dry_run=True)).plan
+    # Planned on the engine a backfill would use (as `backfill --dry-run` does): its tables
+    # and fingerprints decide what is already done.
+    with ctx.ws.reader() as wh, engine_session(ctx.ws, wh, ctx.engine) as eng:
+        plan = Runner(eng, ctx.ws.state, ctx.cal).run(Request(dates=days_between(ctx.start, ctx.end),
+                                                              phases=[phase], dry_run=True)).plan
     secs = time.perf_counter() - t0
     actions: dict[str, int] = {}
     for u in plan:

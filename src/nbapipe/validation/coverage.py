@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from nbapipe.calendar import Calendar
+from nbapipe.engines import Engine
 from nbapipe.warehouse import Warehouse
 
 # Phase 2 tables by role; the first of each chain is the primary, the rest its fallbacks.
@@ -57,7 +58,7 @@ def expected_dates(p, cal: Calendar, game_dates: list[dt.date]) -> list[dt.date]
     return [d for d in game_dates if not (p.bootstrap_skip and cal.is_bootstrap(d))]
 
 
-def dates_with_rows(wh: Warehouse, table: str, start: dt.date, end: dt.date,
+def dates_with_rows(wh: Warehouse | Engine, table: str, start: dt.date, end: dt.date,
                     date_col: str = "game_date") -> dict[dt.date, int]:
     if not wh.table_exists(table):
         return {}
@@ -94,16 +95,17 @@ def raw_coverage(wh: Warehouse, cal: Calendar, start: dt.date, end: dt.date) -> 
 
 
 def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
-                       phases: list[int] | None = None, wh: Warehouse | None = None,
+                       phases: list[int] | None = None, wh: Engine | None = None,
                        plan: dict | None = None, latest: dict | None = None) -> list[dict]:
     """Per processor over [start, end]: the expected dates (game dates; outside the bootstrap
     window for processors that skip it), which are present, what is missing and why.
 
     Without `wh` a date is present when its latest ledger status is success (the state store
-    alone: works while a backfill writes). With `wh` it is present when the table has rows
-    for it (what is really there, e.g. after a slice was deleted by hand); the ledger and the
-    dry-run `plan` ({(processor, date): PlannedUnit}) explain what is missing. `latest` is the
-    ledger's latest_map when the caller has read it already (the monitor reads it once)."""
+    alone: works while a backfill writes). With `wh`, the engine that wrote the tables (DuckDB,
+    or Spark's Parquet folders), it is present when the table has rows for it (what is really
+    there, e.g. after a slice was deleted by hand); the ledger and the dry-run `plan`
+    ({(processor, date): PlannedUnit}) explain what is missing. `latest` is the ledger's
+    latest_map when the caller has read it already (the monitor reads it once)."""
     from nbapipe import processors as registry
     from nbapipe.state import ledger
     if latest is None:

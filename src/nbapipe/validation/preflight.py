@@ -9,6 +9,7 @@ import datetime as dt
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
+from nbapipe.engines import engine_session
 from nbapipe.orchestration.runner import BOOTSTRAP, DONE, NO_GAMES, RUN, UPSTREAM, PlannedUnit, Request, Runner
 from nbapipe.validation.coverage import days_between, processor_coverage, raw_coverage, window
 from nbapipe.workspace import Workspace
@@ -62,16 +63,19 @@ def plan_summary(units: list[PlannedUnit]) -> list[dict]:
     return out
 
 
-def preflight(ws: Workspace, start: dt.date, end: dt.date, phase: int | None = None) -> dict:
-    """Everything `nbapipe preflight` reports (raises WarehouseBusy while a writer has the file)."""
+def preflight(ws: Workspace, start: dt.date, end: dt.date, phase: int | None = None,
+              engine: str | None = None) -> dict:
+    """Everything `nbapipe preflight` reports (raises WarehouseBusy while a writer has the file).
+    The plan and the Phase 3+ tables are the `engine`'s (--engine, else the home's setting), as
+    `backfill --dry-run` plans them; raw tables always live in DuckDB."""
     cal = load_calendar(ws)
-    with ws.reader() as wh:
-        plan = dry_run_plan(wh, ws.state, cal, start, end)
+    with ws.reader() as wh, engine_session(ws, wh, engine) as eng:
+        plan = dry_run_plan(eng, ws.state, cal, start, end)
         tables = raw_coverage(wh, cal, start, end) if phase in (None, 2) else []
         if phase != 2:
             by_unit = {(u.processor, u.game_date): u for u in plan}
             tables += processor_coverage(ws.state, cal, start, end, phases=[phase] if phase else None,
-                                         wh=wh, plan=by_unit)
+                                         wh=eng, plan=by_unit)
     for t in tables:
         t["pct"] = round(100.0 * t["present"] / t["expected"], 1) if t["expected"] else None
     return {**window(cal, start, end), "phase": phase, "tables": tables, "plan": plan_summary(plan)}

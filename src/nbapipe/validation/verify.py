@@ -18,10 +18,10 @@ import re
 from dataclasses import asdict, dataclass
 
 from nbapipe import processors as registry
+from nbapipe.engines import Engine, engine_session
 from nbapipe.state import ledger
 from nbapipe.validation.coverage import processor_coverage, window
 from nbapipe.validation.preflight import load_calendar
-from nbapipe.warehouse import Warehouse
 from nbapipe.workspace import Workspace
 
 
@@ -106,13 +106,16 @@ class Problem:
         return asdict(self)
 
 
-def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None = None) -> dict:
-    """Every problem of [start, end] (raises WarehouseBusy while a writer has the file)."""
+def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None = None,
+           engine: str | None = None) -> dict:
+    """Every problem of [start, end] (raises WarehouseBusy while a writer has the file). The
+    tables are read on `engine` (--engine, else the home's setting): the one that wrote them."""
     cal = load_calendar(ws)
     phases = phases or [p for p in registry.phases() if p in GUIDE_PHASES]
     procs = [p for p in registry.all_processors().values() if p.phase in phases]
     latest = ledger.latest(ws.state, start=start, end=end, processors=[p.name for p in procs])
-    with ws.reader() as wh:
+    # Only processor outputs are read: Spark needs no fresh copy of the raw tables.
+    with ws.reader() as duck, engine_session(ws, duck, engine, mirror=False) as wh:
         coverage = processor_coverage(ws.state, cal, start, end, phases=phases, wh=wh)
         problems = _coverage_problems(coverage, latest) + _ledger_problems(latest, procs)
         for p in procs:
@@ -159,7 +162,7 @@ def _ledger_problems(latest: list[dict], procs) -> list[Problem]:
             for (status, proc, why), ds in groups.items()]
 
 
-def _duplicates(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]:
+def _duplicates(wh: Engine, p, start: dt.date, end: dt.date) -> list[Problem]:
     key = ", ".join(p.key)
     rows = wh.tuples(f"""
         SELECT {p.slice_column}, count(*) FROM (
@@ -171,7 +174,7 @@ def _duplicates(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]
                     f"{sum(n for _, n in rows)} keys ({key}) written more than once")]
 
 
-def _rules(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]:
+def _rules(wh: Engine, p, start: dt.date, end: dt.date) -> list[Problem]:
     cols = set(wh.columns(p.table))
     rules = [r for r in RULES if r.table == p.table and _uses_only(r.bad, cols)]
     if not rules:
@@ -188,7 +191,7 @@ def _rules(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]:
     return out
 
 
-def _spots(wh: Warehouse, p, start: dt.date, end: dt.date) -> list[Problem]:
+def _spots(wh: Engine, p, start: dt.date, end: dt.date) -> list[Problem]:
     cols = set(wh.columns(p.table))
     spots = [s for s in SPOTS if s.table == p.table and _uses_only(s.expr, cols)]
     if not spots:
