@@ -224,3 +224,57 @@ def test_a_worker_killed_mid_message_is_redelivered_to_the_other(url, phase3_hom
         n, distinct = wh.tuples("SELECT count(*), count(DISTINCT (player_lookup, game_date)) FROM "
                                 "nba_precompute.player_composite_factors WHERE game_date BETWEEN ? AND ?", list(WEEK))[0]
         assert n == distinct > 0
+
+
+# --- Spark: workers on several hosts write at once, one writer per table ----------------------
+
+@pytest.mark.realdata
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_runs_on_another_host_take_turns_per_table_not_for_the_warehouse(url, real_home, data_dir, tmp_path):
+    """An ingest on this host (the DuckDB host) with the Spark engine refreshes the raw tables in
+    the Spark warehouse. Then host b (NBAPIPE_HOST_NAME) runs Phase 3 on Spark while this host
+    holds the DuckDB warehouse and the player_game_summary table: tables before it are written
+    meanwhile, and player_game_summary waits for its table lease, then completes."""
+    pytest.importorskip("pyspark")
+    import datetime as dt
+    from nbapipe.state import leases
+    from orchestration_support import write_slice
+    home = copy_home(real_home, tmp_path / "home")
+    new = write_slice(data_dir / "bbref" / "player_box.csv.gz", tmp_path / "new" / "player_box.csv", "2022-11-02", "2022-11-02")
+    r = cli(home, "ingest", str(new), "--skip-downstream-trigger", env={"NBAPIPE_ENGINE": "spark"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    manifest = json.loads((home / "spark-warehouse" / "_mirror.json").read_text())
+    assert {"nba_raw.nbac_gamebook_player_stats", "nba_raw.nbac_schedule", "nba_reference.game_dates"} <= set(manifest)
+    spark = ["backfill", "--engine", "spark", "--phase", "3", "--skip-downstream-trigger", "--dates"]
+    table = "table:nba_analytics.player_game_summary"
+    with open_state(url) as st:
+        me = leases.Holder.me("the test, like an ingest")
+        assert leases.try_acquire(st, leases.WAREHOUSE, me, ttl=600) is None
+        assert leases.try_acquire(st, table, me, ttl=600) is None
+        host_b = subprocess.Popen([sys.executable, "-m", "nbapipe.cli", "--home", str(home), *spark, "2022-11-02"],
+                                  cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, NBAPIPE_HOST_NAME="host-b"))
+        try:
+            waiter = wait_until(lambda: st.rows("SELECT * FROM lease_waiters WHERE name = ?", [table]), 240,
+                                "host b to wait for the player_game_summary lease", interval=0.5)[0]
+            assert waiter["host"] == "host-b"
+            done = {r["processor"] for r in ledger.latest(st, dates=[dt.date(2022, 11, 2)])
+                    if r["status"] == "success"}
+            assert "team_offense_game_summary" in done         # written while the warehouse is held
+            assert "player_game_summary" not in done
+            assert st.scalar("SELECT holder FROM leases WHERE name = ?", [leases.WAREHOUSE]) == me.id
+        finally:
+            leases.release(st, table, me)
+            leases.release(st, leases.WAREHOUSE, me)
+        _, err = host_b.communicate(timeout=300)
+        assert host_b.returncode == 0, err[-3000:]
+        rows = ledger.latest(st, dates=[dt.date(2022, 11, 2)], phase=3)
+        status = {r["processor"]: r["status"] for r in rows}
+        # upcoming_player_game_context reads earlier dates (not run here): a gap, not a failure.
+        assert status == {"team_offense_game_summary": "success", "team_defense_game_summary": "success",
+                          "upcoming_team_game_context": "success", "player_game_summary": "success",
+                          "upcoming_player_game_context": "upstream_missing"}
+        assert st.scalar("SELECT count(*) FROM leases") == 0
+        assert st.get_meta("duckdb_host") != "host-b"
+    assert (home / "spark-warehouse" / "nba_analytics" / "player_game_summary" / "game_date=2022-11-02").is_dir()

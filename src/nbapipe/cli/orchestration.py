@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from nbapipe.cli import JSON_HELP, app, emit_json, err, fail, out, parse_date, synthetic_banner
+from nbapipe.cli import ENGINE_HELP, JSON_HELP, app, emit_json, err, fail, out, parse_date, synthetic_banner
 
 orchestrator_app = typer.Typer(no_args_is_help=True, help="Phase orchestrators: consume completion events, "
                                "publish one trigger per (phase, date, upstream generation).")
@@ -156,6 +156,7 @@ def worker(ctx: typer.Context,
            poll: float = typer.Option(0.5, "--poll", min=0.05, help=POLL_HELP),
            visibility_timeout: float = typer.Option(30.0, "--visibility-timeout", min=1.0, help=VISIBILITY_HELP),
            skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events for the units it runs."),
+           engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
            as_json: bool = typer.Option(False, "--json", help="Print the totals as JSON when done.")):
     """Consume phase triggers and run that phase for the trigger's date with the backfill
     runner, taking the warehouse lease per unit (waiting for it, never failing for it)."""
@@ -164,14 +165,18 @@ def worker(ctx: typer.Context,
     from nbapipe.workspace import WarehouseElsewhere
     ws = ctx.obj.ws
     phases = _worker_phases(phase)
-    if engine_name() == "duckdb":      # say so now, not on the first trigger
+    try:
+        engine = engine_name(engine)
+    except ValueError as e:
+        fail(str(e))
+    if engine == "duckdb":      # say so now, not on the first trigger
         try:
             ws.check_duckdb_host()
         except WarehouseElsewhere as e:
             fail(str(e))
     _stop_on_sigterm()
     w = Worker(ws, _bus(ws), phases, poll=poll, visibility_timeout=visibility_timeout,
-               publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json))
+               publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json), engine=engine)
     if not as_json:
         err.print(f"{w.id}: consuming triggers of phase {', '.join(map(str, phases))}")
     try:

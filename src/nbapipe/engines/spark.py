@@ -14,14 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from sqlglot import exp
 
 from nbapipe.config import SCHEMAS, spark_master, spark_warehouse
 from nbapipe.engines.base import Engine, EngineError
-from nbapipe.engines.mirror import mirror_tables
+from nbapipe.engines.mirror import MANIFEST, mirror_tables
 from nbapipe.engines.transpile import transpile
 from nbapipe.processors.base import Processor
 
@@ -84,8 +85,11 @@ class SparkEngine(Engine):
     name = "spark"
     fingerprint_tag = "spark"
 
-    def __init__(self, spark, root: Path):
+    def __init__(self, spark, root: Path, lease_store=None):
         self.spark, self.root = spark, Path(root)
+        # The state store whose `table:<name>` leases serialise writers of a table across
+        # processes and hosts (set by the runner's Spark run; None: this process only).
+        self.lease_store = lease_store
         self._outputs: dict[str, Any] = {}      # materialized outputs, released on close
         self._views: dict[Path, int] = {}       # table folder -> version its view was read at
 
@@ -100,6 +104,9 @@ class SparkEngine(Engine):
         for table in copied:
             _bump(self.path(table))
         return copied
+
+    def has_mirror(self) -> bool:
+        return (self.root / MANIFEST).exists()
 
     # --- SQL ----------------------------------------------------------------------------
     def path(self, qualified: str) -> Path:
@@ -159,7 +166,7 @@ class SparkEngine(Engine):
     # --- running a processor ------------------------------------------------------------
     def cursor(self) -> "SparkEngine":
         # A new session shares the JVM and cache but has its own temp views (run_dates, ...).
-        return SparkEngine(_configure(self.spark.newSession()), self.root)
+        return SparkEngine(_configure(self.spark.newSession()), self.root, self.lease_store)
 
     def check_supported(self, p: Processor) -> None:
         if p.compute:
@@ -190,8 +197,7 @@ class SparkEngine(Engine):
 
     def write_slices(self, p: Processor, out: str, dates: list[dt.date]) -> None:
         df = self._outputs[out] if out in self._outputs else self.spark.table(out)
-        folder = self.path(p.table)
-        with _table_lock(folder):
+        with self._writing(p.table) as folder:
             if self.table_exists(p.table):
                 df = self._as_table(df, p.table)
             written = {r[0] for r in df.select(p.slice_column).distinct().collect()}
@@ -211,10 +217,22 @@ class SparkEngine(Engine):
                           for f in self.spark.table(self._view(table)).schema])
 
     def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
-        folder = self.path(table)
-        with _table_lock(folder):
+        with self._writing(table) as folder:
             self._remove(folder, column, dates)
             _bump(folder)
+
+    @contextmanager
+    def _writing(self, table: str) -> Iterator[Path]:
+        """One writer per table folder (Spark's output committer stages under it): a lock among
+        this process's threads, and the table's lease among processes and hosts."""
+        folder = self.path(table)
+        with _table_lock(folder):
+            if self.lease_store is None:
+                yield folder
+                return
+            from nbapipe.state import leases, open_state
+            with open_state(self.lease_store) as st, leases.hold(st, f"table:{table}", f"spark write {table}"):
+                yield folder
 
     @staticmethod
     def _remove(folder: Path, column: str, dates: list[dt.date]) -> None:

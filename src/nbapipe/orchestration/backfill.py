@@ -7,10 +7,11 @@ from typing import Callable
 
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
-from nbapipe.engines import engine_session
+from nbapipe.config import engine_name, host_name
+from nbapipe.engines import EngineError, engine_session
 from nbapipe.orchestration.runner import Report, Request, Runner
 from nbapipe.state.ledger import UnitResult
-from nbapipe.workspace import Workspace
+from nbapipe.workspace import WarehouseElsewhere, Workspace
 
 
 class BackfillError(ValueError):
@@ -56,7 +57,31 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
         with ws.reader() as wh, engine_session(ws, wh, req.engine) as engine:
             return Runner(engine, ws.state, cal, on_event=events).run(req)
     purpose = purpose or f"{req.command} phase {','.join(map(str, req.phases))}"
-    # Spark runs hold the warehouse lease too: they read DuckDB's raw tables, and one writer
-    # at a time keeps Spark's table folders to one writer process as well.
+    if engine_name(req.engine) == "spark":
+        return _run_on_spark(ws, req, cal, events, on_wait, unit_done, purpose)
     with ws.writer(purpose, on_wait=on_wait) as wh, engine_session(ws, wh, req.engine) as engine:
         return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
+
+
+def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, unit_done, purpose: str) -> Report:
+    """A Spark run holds no warehouse lease: it refreshes the raw tables' mirror under the lease
+    (on the host that writes DuckDB), then writes each table under that table's lease, so runs
+    on several hosts go on at once and take turns only per table (engines.spark)."""
+    with engine_session(ws, None, "spark", mirror=False) as engine:
+        if ws.has_warehouse() and _may_write_duckdb(ws):
+            with ws.writer(f"{purpose}: raw tables for Spark", on_wait=on_wait) as wh:
+                engine.mirror(wh)
+        elif not engine.has_mirror():
+            raise EngineError(f"the Spark warehouse {engine.root} has no raw tables yet, and this host "
+                              f"({host_name()}) does not write the DuckDB warehouse: run `nbapipe backfill "
+                              f"--engine spark` once on the host that does")
+        engine.lease_store = ws.settings.state_location
+        return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
+
+
+def _may_write_duckdb(ws: Workspace) -> bool:
+    try:
+        ws.check_duckdb_host()
+        return True
+    except WarehouseElsewhere:
+        return False

@@ -100,8 +100,8 @@ class _Heartbeat(threading.Thread):
 class Worker:
     def __init__(self, ws, bus: EventBus, phases: list[int], *, poll: float = 0.5,
                  visibility_timeout: float = 30.0, publish: bool = True,
-                 on_event: Callable[[str, dict], None] | None = None):
-        self.ws, self.bus, self.phases = ws, bus, phases
+                 on_event: Callable[[str, dict], None] | None = None, engine: str | None = None):
+        self.ws, self.bus, self.phases, self.engine = ws, bus, phases, engine
         self.poll, self.visibility_timeout, self.publish = poll, visibility_timeout, publish
         self.on_event = on_event or (lambda kind, info: None)
         self.id = f"worker {host_name()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -163,7 +163,7 @@ class Worker:
         try:
             report = run_backfill(
                 self.ws, Request(dates=[d], phases=[env.phase], command="worker",
-                                 skip_downstream_trigger=not self.publish),
+                                 skip_downstream_trigger=not self.publish, engine=self.engine),
                 on_event=on_event, on_wait=lambda holder: self._state(WAITING_WAREHOUSE, msg, env),
                 unit_done=publisher, purpose=f"{self.id} phase {env.phase} {env.game_date}")
         except BackfillError as e:            # cannot be planned, now or later

@@ -192,6 +192,8 @@ def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = 
                on_wait: Callable[[dict], None] | None = None) -> IngestSummary:
     """Ingest under the warehouse lease, then rebuild nba_reference and the calendar copy."""
     from nbapipe.calendar import build_calendar, copy_to_state
+    from nbapipe.config import engine_name, spark_warehouse
+    from nbapipe.engines.mirror import mirror_tables
     from nbapipe.sources.registry import rebuild_reference
     t0 = time.perf_counter()
     with ws.writer("ingest", on_wait=on_wait) as wh:
@@ -201,6 +203,10 @@ def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = 
             reference = rebuild_reference(wh)
             build_calendar(wh, ws.settings.bootstrap_days)
         copy_to_state(wh, ws.state)
+        if engine_name() == "spark":
+            # Spark workers, on any host, read the raw tables from the Spark warehouse: refresh
+            # it before the completions go out (DuckDB writes the Parquet; no Spark needed).
+            mirror_tables(wh, spark_warehouse(ws.home))
         tables = raw_table_counts(wh)
         changed = changed_dates(wh, since)
     return IngestSummary(outcomes, reference, tables, time.perf_counter() - t0, changed)
