@@ -272,10 +272,14 @@ class PostgresBus(StateBus):
     def _notify(self, con, topic: str) -> None:
         con.execute("SELECT pg_notify(?, ?)", [self.CHANNEL, topic])
 
+    # NOTIFY wakes a waiting consumer at once, so an idle one need not look more often than
+    # this: only messages given back with a delay (nack) become visible without a notification.
+    IDLE_WAIT = 5.0
+
     def wait(self, topics, timeout, stop=None) -> None:
         if self._listener is None:
             self._listener = self.st.listen(self.CHANNEL)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + max(timeout, self.IDLE_WAIT)
         wanted = set(topics)
         # Slices of a second, so that `stop` is seen promptly; no query runs while waiting.
         while not (stop and stop.is_set()):
