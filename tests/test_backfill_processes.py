@@ -71,7 +71,7 @@ def test_option_a_five_jobs_at_once(fresh_home, phase3_home):
     # Every unit ran exactly once overall: the later jobs found their units already done.
     with open_state(state_at(fresh_home)) as st:
         per_unit = st.rows("SELECT processor, game_date, count(*) AS n FROM run_ledger "
-                           "WHERE status = 'success' GROUP BY 1, 2 HAVING n > 1")
+                           "WHERE status = 'success' GROUP BY 1, 2 HAVING count(*) > 1")
     assert per_unit == []
     assert {r["status"] for r in rows} == {"success"}       # every date of the range had games
 
