@@ -278,3 +278,25 @@ def test_spark_runs_on_another_host_take_turns_per_table_not_for_the_warehouse(u
         assert st.scalar("SELECT count(*) FROM leases") == 0
         assert st.get_meta("duckdb_host") != "host-b"
     assert (home / "spark-warehouse" / "nba_analytics" / "player_game_summary" / "game_date=2022-11-02").is_dir()
+
+
+def test_a_dropped_connection_is_replaced_on_the_next_call(url):
+    """A server restart or failover drops connections: a long-running worker's store and bus
+    reconnect on their next call instead of failing from then on."""
+    import psycopg
+    with open_state(url) as st:
+        bus = bus_for(st)
+        bus.publish("t", {"n": 1})
+        bus.wait(["t"], 0.1)                      # its LISTEN connection exists now
+        pids = [st.con.info.backend_pid, bus._listener.info.backend_pid]
+        with psycopg.connect(split_url(url)[0], autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert st.scalar("SELECT count(*) FROM bus_messages") == 1     # a read: reconnected
+        assert st.con.info.backend_pid not in pids
+        [msg] = bus.pull("t")                                           # transactions work again
+        assert bus.ack(msg)
+        bus.wait(["t"], 0.1)                      # the dead listener is dropped, not raised
+        bus.wait(["t"], 0.1)                      # and a new one made
+        assert bus._listener is not None and bus._listener.info.backend_pid not in pids
+        bus.close()

@@ -286,9 +286,14 @@ class PostgresBus(StateBus):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            for n in self._listener.notifies(timeout=min(left, 0.5), stop_after=1):
-                if n.payload in wanted:
-                    return
+            try:
+                for n in self._listener.notifies(timeout=min(left, 0.5), stop_after=1):
+                    if n.payload in wanted:
+                        return
+            except Exception:         # the server dropped the listener: pull now, listen anew next time
+                self._listener.close()
+                self._listener = None
+                return
 
     def close(self) -> None:
         if self._listener is not None:

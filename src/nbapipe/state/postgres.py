@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -129,14 +129,28 @@ class PostgresStateStore(StateStore):
         self.location = display(url)
         self._read_only = read_only
         self._lock = threading.RLock()      # one transaction at a time on this connection
-        if read_only:
-            if not store_exists(url):
-                raise FileNotFoundError(f"no state store at {self.location}")
-            self.con = connect_raw(url)
-            self.con.execute("SET default_transaction_read_only = on")
-        else:
-            self.con = connect_raw(url)
+        if read_only and not store_exists(url):
+            raise FileNotFoundError(f"no state store at {self.location}")
+        self._connect()
+        if not read_only:
             self._ensure_schema()
+
+    def _connect(self) -> None:
+        self.con = connect_raw(self.url)
+        if self._read_only:
+            self.con.execute("SET default_transaction_read_only = on")
+
+    def _retry(self, fn):
+        """fn(connection), once more on a new connection when the server dropped this one (a
+        restart, a failover, an idle timeout): long-running workers outlive their connections.
+        Only for statements that did not run: a read, or a transaction's BEGIN."""
+        try:
+            return fn(self.con)
+        except _psycopg().OperationalError:
+            if not self.con.broken:
+                raise
+            self._connect()
+            return fn(self.con)
 
     def _ensure_schema(self) -> None:
         with self.con.transaction():
@@ -156,23 +170,24 @@ class PostgresStateStore(StateStore):
     @contextmanager
     def tx(self, serialise: bool = True) -> Iterator[_Connection]:
         """A write transaction; `serialise=False` only for row-locking claims (the bus)."""
-        with self._lock, self.con.transaction():
+        with self._lock, ExitStack() as stack:
+            self._retry(lambda con: stack.enter_context(con.transaction()))
             if serialise:
                 self.con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
             yield _Connection(self.con)
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self.con.execute(to_pg(sql), list(params) or None).fetchall()]
+            return self._retry(lambda con: [dict(r) for r in con.execute(to_pg(sql), list(params) or None).fetchall()])
 
     def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
         with self._lock:
-            r = self.con.execute(to_pg(sql), list(params) or None).fetchone()
+            r = self._retry(lambda con: con.execute(to_pg(sql), list(params) or None).fetchone())
         return r[0] if r else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()):
         with self._lock:
-            return _Connection(self.con).execute(sql, params)
+            return self._retry(lambda con: _Connection(con).execute(sql, params))
 
     def reopen(self) -> "PostgresStateStore":
         return PostgresStateStore(self.url, read_only=self._read_only)
