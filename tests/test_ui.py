@@ -19,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import state_at
 from typer.testing import CliRunner
 
 from nbapipe import processors as registry
@@ -47,7 +49,7 @@ def ui_home(tmp_path) -> Path:
     """A state store with a finished Phase 3 run (a partial, a failure and a gap among its
     units), a Phase 4 run in progress (this process, alive), a worker waiting for the
     warehouse, a lease holder and waiter, and one Phase 4 trigger."""
-    st = connect(tmp_path / "state.sqlite")
+    st = connect(state_at(tmp_path))
     with st.tx() as con:
         con.execute("INSERT INTO calendar_seasons VALUES ('2021-22', 2021, '2021-10-19', '2022-04-10', "
                     "'2021-10-21', 3, '2021-10-19', '2021-10-25', 6, 0)")
@@ -86,7 +88,7 @@ def ui_home(tmp_path) -> Path:
 
 
 def _serve(home: Path, token: str | None = None, host: str = "127.0.0.1") -> Dashboard:
-    server = Dashboard(home / "state.sqlite", DEFAULT_PHASE2_REQUIRED, host, 0, token)
+    server = Dashboard(state_at(home), DEFAULT_PHASE2_REQUIRED, host, 0, token)
     start_in_thread(server)
     return server
 
@@ -112,6 +114,7 @@ def get(server_or_url, path: str, headers: dict | None = None, method: str = "GE
 
 # --- values -------------------------------------------------------------------------------
 
+@pytest.mark.both_states
 def test_units_carry_ledger_statuses_and_live_states(server):
     status, body = get(server, "/api/units?start=2021-10-19&end=2021-10-25")
     assert status == 200
@@ -145,12 +148,14 @@ def test_units_carry_ledger_statuses_and_live_states(server):
     assert units[("player_game_summary", "2021-10-25")]["status"] == "success"
 
 
+@pytest.mark.both_states
 def test_units_phase_filter(server):
     status, body = get(server, "/api/units?start=2021-10-23&end=2021-10-23&phase=4")
     assert status == 200
     assert {u["processor"] for u in body["units"]} == set(P4) and len(body["units"]) == len(P4)
 
 
+@pytest.mark.both_states
 def test_summary_progress_runs_leases_and_legend(server):
     status, s = get(server, "/api/summary?start=2021-10-19&end=2021-10-25")
     assert status == 200
@@ -173,6 +178,7 @@ def test_summary_progress_runs_leases_and_legend(server):
     assert get(server, "/api/summary")[1]["start_date"] == "2021-10-19"
 
 
+@pytest.mark.both_states
 def test_failures_and_orchestrator(server):
     status, f = get(server, "/api/failures?start=2021-10-19&end=2021-10-25&limit=5")
     assert status == 200
