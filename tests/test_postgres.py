@@ -247,6 +247,9 @@ def test_spark_runs_on_another_host_take_turns_per_table_not_for_the_warehouse(u
     manifest = json.loads((home / "spark-warehouse" / "_mirror.json").read_text())
     assert {"nba_raw.nbac_gamebook_player_stats", "nba_raw.nbac_schedule", "nba_reference.game_dates"} <= set(manifest)
     spark = ["backfill", "--engine", "spark", "--phase", "3", "--skip-downstream-trigger", "--dates"]
+    plan = cli(home, *spark, "2022-11-02", "--dry-run", "--json", env={"NBAPIPE_HOST_NAME": "host-b"})
+    assert plan.returncode == 0, plan.stderr[-3000:]        # planned on the mirror, DuckDB untouched
+    assert {u["processor"] for u in json.loads(plan.stdout)["plan"] if u["action"] == "run"} >= {"team_offense_game_summary"}, plan.stdout[:3000]
     table = "table:nba_analytics.player_game_summary"
     with open_state(url) as st:
         me = leases.Holder.me("the test, like an ingest")

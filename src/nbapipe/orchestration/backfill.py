@@ -11,7 +11,7 @@ from nbapipe.config import engine_name, host_name
 from nbapipe.engines import EngineError, engine_session
 from nbapipe.orchestration.runner import Report, Request, Runner
 from nbapipe.state.ledger import UnitResult
-from nbapipe.workspace import WarehouseElsewhere, Workspace
+from nbapipe.workspace import Workspace
 
 
 class BackfillError(ValueError):
@@ -52,6 +52,10 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
     if not cal.dates:
         raise BackfillError("the calendar is empty: run `nbapipe ingest` (or `nbapipe quickstart`) first")
     events = on_event or (lambda k, i: None)
+    if req.dry_run and engine_name(req.engine) == "spark" and not _duckdb_here(ws):
+        # Another host's Spark worker plans on the mirror it would run on.
+        with engine_session(ws, None, "spark", mirror=False) as engine:
+            return Runner(engine, ws.state, cal, on_event=events).run(req)
     if req.dry_run:
         # A dry run writes nothing: no lease, a read-only warehouse, no ledger rows.
         with ws.reader() as wh, engine_session(ws, wh, req.engine) as engine:
@@ -68,7 +72,7 @@ def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, u
     (on the host that writes DuckDB), then writes each table under that table's lease, so runs
     on several hosts go on at once and take turns only per table (engines.spark)."""
     with engine_session(ws, None, "spark", mirror=False) as engine:
-        if ws.has_warehouse() and _may_write_duckdb(ws):
+        if _duckdb_here(ws):
             with ws.writer(f"{purpose}: raw tables for Spark", on_wait=on_wait) as wh:
                 engine.mirror(wh)
         elif not engine.has_mirror():
@@ -79,9 +83,6 @@ def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, u
         return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
 
 
-def _may_write_duckdb(ws: Workspace) -> bool:
-    try:
-        ws.check_duckdb_host()
-        return True
-    except WarehouseElsewhere:
-        return False
+def _duckdb_here(ws: Workspace) -> bool:
+    """This host has the DuckDB warehouse and may write it (it owns it, or nobody does yet)."""
+    return ws.has_warehouse() and ws.state.get_meta("duckdb_host") in (None, host_name())
