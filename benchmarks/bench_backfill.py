@@ -8,17 +8,15 @@ one day's Phase 3 + 4 incremental < 2 s, peak memory < 2 GiB.
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 
+from common import data_folder, parser
 from nbapipe import processors as registry
-from nbapipe.config import resolve_data_dir
 from nbapipe.orchestration.backfill import run_backfill
 from nbapipe.orchestration.runner import Request
 from nbapipe.sources.ingest import run_ingest
@@ -40,16 +38,11 @@ def timed(ws: Workspace, phases: list[int], dates: list[dt.date], **kw) -> tuple
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=None)
+    ap = parser(__doc__)
     ap.add_argument("--phases", default=",".join(map(str, registry.phases())))
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     phases = [int(p) for p in args.phases.split(",")]
-    data = resolve_data_dir(args.data)
-    if data is None:
-        print("no data folder (set NBAPIPE_DATA)", file=sys.stderr)
-        return 2
+    data = data_folder(args)
     result: dict = {"range": f"{START}..{END}"}
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.at(tmp)

@@ -5,7 +5,6 @@ table. Budget (DESIGN section 12): < 30 s on the 2-core machine.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import sys
@@ -13,20 +12,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from nbapipe.config import resolve_data_dir
+from common import data_folder, parser
 from nbapipe.sources.ingest import run_ingest
 from nbapipe.workspace import Workspace
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=None)
-    ap.add_argument("--json", action="store_true")
+    ap = parser(__doc__)
     args = ap.parse_args()
-    data = resolve_data_dir(args.data)
-    if data is None:
-        print("no data folder (set NBAPIPE_DATA)", file=sys.stderr)
-        return 2
+    data = data_folder(args)
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.at(tmp)
         t0 = time.perf_counter()

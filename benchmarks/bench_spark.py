@@ -7,16 +7,14 @@ same process (`spark_warm`, the number tests/test_spark_parity.py prints).
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from nbapipe.config import resolve_data_dir
+from common import data_folder, parser
 from nbapipe.orchestration.backfill import run_backfill
 from nbapipe.orchestration.runner import Request
 from nbapipe.sources.ingest import run_ingest
@@ -44,14 +42,9 @@ def run_window(home: Path, engine: str) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=None)
-    ap.add_argument("--json", action="store_true")
+    ap = parser(__doc__)
     args = ap.parse_args()
-    data = resolve_data_dir(args.data)
-    if data is None:
-        print("no data folder (set NBAPIPE_DATA)", file=sys.stderr)
-        return 2
+    data = data_folder(args)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
         ws = Workspace.at(base)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,8 +123,7 @@ def real_home(tmp_path_factory, data_dir):
 @pytest.fixture
 def real_wh(real_home):
     """Read-only connection to the session's real-data warehouse."""
-    from nbapipe.warehouse import open_warehouse
-    with open_warehouse(real_home / "warehouse.duckdb", read_only=True) as w:
+    with read_wh(real_home) as w:
         yield w
 
 
@@ -162,19 +162,31 @@ def backfill(home, start: str, end: str, phases=(3,), **kw):
         ws.close()
 
 
-@pytest.fixture(scope="session")
-def phase3_home(tmp_path_factory, real_home):
-    """The real-data home with Phase 3 backfilled over the three bbref seasons."""
-    home = copy_home(real_home, tmp_path_factory.mktemp("phase3") / "home")
-    report = backfill(home, "2021-10-01", "2024-06-30", phases=(3,), skip_downstream_trigger=True)
+def backfilled_home(tmp_path_factory, src, phase: int):
+    """A copy of the prepared home `src` with `phase` backfilled over the three bbref seasons."""
+    home = copy_home(src, tmp_path_factory.mktemp(f"phase{phase}") / "home")
+    report = backfill(home, "2021-10-01", "2024-06-30", phases=(phase,), skip_downstream_trigger=True)
     assert not report.failed, [r.as_dict() for r in report.failed][:3]
     return home
 
 
+@contextmanager
+def read_wh(home):
+    """A prepared home's warehouse, read-only."""
+    from nbapipe.warehouse import open_warehouse
+    with open_warehouse(home / "warehouse.duckdb", read_only=True) as w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+def phase3_home(tmp_path_factory, real_home):
+    """The real-data home with Phase 3 backfilled over the three bbref seasons."""
+    return backfilled_home(tmp_path_factory, real_home, 3)
+
+
 @pytest.fixture
 def phase3_wh(phase3_home):
-    from nbapipe.warehouse import open_warehouse
-    with open_warehouse(phase3_home / "warehouse.duckdb", read_only=True) as w:
+    with read_wh(phase3_home) as w:
         yield w
 
 
@@ -209,14 +221,10 @@ PHASE4_TABLES = {"nba_precompute.team_defense_zone_analysis": "analysis_date",
 @pytest.fixture(scope="session")
 def phase4_home(tmp_path_factory, phase3_home):
     """The real-data home with Phase 3 and Phase 4 backfilled over the three bbref seasons."""
-    home = copy_home(phase3_home, tmp_path_factory.mktemp("phase4") / "home")
-    report = backfill(home, "2021-10-01", "2024-06-30", phases=(4,), skip_downstream_trigger=True)
-    assert not report.failed, [r.as_dict() for r in report.failed][:3]
-    return home
+    return backfilled_home(tmp_path_factory, phase3_home, 4)
 
 
 @pytest.fixture
 def phase4_wh(phase4_home):
-    from nbapipe.warehouse import open_warehouse
-    with open_warehouse(phase4_home / "warehouse.duckdb", read_only=True) as w:
+    with read_wh(phase4_home) as w:
         yield w

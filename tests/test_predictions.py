@@ -13,7 +13,7 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from conftest import backfill, copy_home, state_at, table_differences
+from conftest import backfill, backfilled_home, copy_home, read_wh, state_at, table_differences
 from nbapipe import config
 from nbapipe.processors.predictions import models
 from nbapipe.processors.predictions.evaluation import grade_report, wilson_interval
@@ -30,15 +30,12 @@ PHASE3 = ("player_game_summary", "team_offense_game_summary", "team_defense_game
 @pytest.fixture(scope="module")
 def phase5_home(tmp_path_factory, phase4_home):
     """The Phase 3 + 4 home with Phase 5 (predictions and grading) over the three seasons."""
-    home = copy_home(phase4_home, tmp_path_factory.mktemp("phase5") / "home")
-    report = backfill(home, "2021-10-01", "2024-06-30", phases=(5,), skip_downstream_trigger=True)
-    assert not report.failed, [r.as_dict() for r in report.failed][:3]
-    return home
+    return backfilled_home(tmp_path_factory, phase4_home, 5)
 
 
 @pytest.fixture
 def phase5_wh(phase5_home):
-    with open_warehouse(phase5_home / "warehouse.duckdb", read_only=True) as w:
+    with read_wh(phase5_home) as w:
         yield w
 
 

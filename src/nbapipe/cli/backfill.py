@@ -57,6 +57,11 @@ def backfill(ctx: typer.Context,
         report = _run_with_progress(ws, req, quiet=as_json)
     except (BackfillError, EngineError, WarehouseElsewhere) as e:
         fail(str(e))
+    finish(report, dry_run, verbose, as_json)
+
+
+def finish(report, dry_run: bool, verbose: bool, as_json: bool) -> None:
+    """A runner report as JSON, a plan or a summary; exit 1 when a unit failed."""
     if as_json:
         emit_json(report.as_dict())
     elif dry_run:

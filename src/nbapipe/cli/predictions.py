@@ -24,17 +24,11 @@ def predict(ctx: typer.Context,
     walk-forward gradient boosting), with a confidence and OVER/UNDER/PASS where a line exists.
     Trains the monthly models it needs (stored under <home>/models) or reuses them. Same as
     `nbapipe backfill --phase 5 --processors player_prop_predictions`."""
-    from nbapipe.cli.backfill import _print_backfill_summary, _print_plan
+    from nbapipe.cli.backfill import finish
     report = _run_phase5(ctx, "player_prop_predictions", dates_option(start_date, end_date, dates),
                          resume=not no_resume, dry_run=dry_run, skip=skip_downstream_trigger,
                          quiet=as_json, command="predict")
-    if as_json:
-        emit_json(report.as_dict())
-    elif dry_run:
-        _print_plan(report, verbose)
-    else:
-        _print_backfill_summary(report, verbose)
-    raise typer.Exit(1 if report.failed else 0)
+    finish(report, dry_run, verbose, as_json)
 
 
 @app.command()
