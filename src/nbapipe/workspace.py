@@ -63,20 +63,20 @@ class Workspace:
         if st.kind == "sqlite":      # the state lives in the home: one host by construction
             return
         me = host_name()
+        if st.get_meta("duckdb_host") is None:
+            with st.tx() as con:      # the first claim wins; a later one inserts nothing
+                con.execute("INSERT INTO meta (key, value) VALUES ('duckdb_host', ?) ON CONFLICT (key) DO NOTHING", [me])
         owner = st.get_meta("duckdb_host")
-        if owner is None:
-            with st.tx() as con:      # serialised: two hosts cannot both claim it
-                owner = con.execute("SELECT value FROM meta WHERE key = 'duckdb_host'").fetchone()
-                owner = owner[0] if owner else None
-                if owner is None:
-                    st.set_meta(con, "duckdb_host", me)
-                    owner = me
         if owner != me:
             raise WarehouseElsewhere(
                 f"this home's DuckDB warehouse is written on host {owner}, and this is host {me}: DuckDB "
                 f"is one file that one host writes. Run this on {owner}, or run workers here with "
                 f"--engine spark (tables in a Spark warehouse every host reaches). If the warehouse "
                 f"moved to this host for good: `nbapipe state claim-warehouse`.")
+
+    def duckdb_here(self) -> bool:
+        """This host has the DuckDB warehouse and may write it (it owns it, or nobody does yet)."""
+        return self.has_warehouse() and self.state.get_meta("duckdb_host") in (None, host_name())
 
     @contextmanager
     def reader(self) -> Iterator[Warehouse]:

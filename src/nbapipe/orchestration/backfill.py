@@ -52,7 +52,7 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
     if not cal.dates:
         raise BackfillError("the calendar is empty: run `nbapipe ingest` (or `nbapipe quickstart`) first")
     events = on_event or (lambda k, i: None)
-    if req.dry_run and engine_name(req.engine) == "spark" and not _duckdb_here(ws):
+    if req.dry_run and engine_name(req.engine) == "spark" and not ws.duckdb_here():
         # Another host's Spark worker plans on the mirror it would run on.
         with engine_session(ws, None, "spark", mirror=False) as engine:
             return Runner(engine, ws.state, cal, on_event=events).run(req)
@@ -72,7 +72,7 @@ def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, u
     (on the host that writes DuckDB), then writes each table under that table's lease, so runs
     on several hosts go on at once and take turns only per table (engines.spark)."""
     with engine_session(ws, None, "spark", mirror=False) as engine:
-        if _duckdb_here(ws):
+        if ws.duckdb_here():
             with ws.writer(f"{purpose}: raw tables for Spark", on_wait=on_wait) as wh:
                 engine.mirror(wh)
         elif not engine.has_mirror():
@@ -82,7 +82,3 @@ def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, u
         engine.lease_store = ws.settings.state_location
         return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
 
-
-def _duckdb_here(ws: Workspace) -> bool:
-    """This host has the DuckDB warehouse and may write it (it owns it, or nobody does yet)."""
-    return ws.has_warehouse() and ws.state.get_meta("duckdb_host") in (None, host_name())
