@@ -136,6 +136,7 @@ def registry_order(names) -> list[str]:
 
 
 def main() -> None:
+    from nbapipe.cancel import Cancelled
     from nbapipe.state.postgres import StateStoreUnavailable
     from nbapipe.workspace import WarehouseElsewhere
     try:
@@ -144,6 +145,14 @@ def main() -> None:
     except (StateStoreUnavailable, WarehouseElsewhere) as e:
         err.print(f"[bold red]error:[/] {e}")
         sys.exit(2)
+    except Cancelled as e:
+        sys.exit(stopped(e))
+
+
+def stopped(e) -> int:
+    """A command stopped by SIGINT/SIGTERM (or a lost lease): one line, its exit code (130, 143)."""
+    err.print(f"[bold yellow]{e.line()}[/]", highlight=False)
+    return e.exit_code
 
 
 def _register_commands() -> None:

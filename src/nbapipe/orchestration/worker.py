@@ -23,6 +23,7 @@ import time
 import uuid
 from typing import Callable
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
 from nbapipe.config import host_name
@@ -110,18 +111,28 @@ class Worker:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, once: bool = False) -> WorkerStats:
-        """Consume triggers until `stop` is set (with `once`: until none is available)."""
-        stop = stop or threading.Event()
+        """Consume triggers until `stop` is set or a stop is requested (SIGINT, SIGTERM: see
+        nbapipe.cancel; with `once`: until none is available). A trigger in hand when it is
+        interrupted goes back to the queue at once, for another worker or the next start."""
+        stop = cancel.StopFlag(stop)
         self._register()
         try:
             while not stop.is_set():
-                msgs = self.bus.pull(self.topics, 1, self.visibility_timeout, self.id)
-                if not msgs:
-                    if once:
-                        break
-                    self.bus.wait(self.topics, self.poll, stop)
-                    continue
-                if self.handle(msgs[0]) == "released":
+                msgs: list[Message] = []
+                try:
+                    with cancel.deferred():     # claimed and held in `msgs`, or not claimed
+                        msgs = self.bus.pull(self.topics, 1, self.visibility_timeout, self.id)
+                    if not msgs:
+                        if once:
+                            break
+                        self.bus.wait(self.topics, self.poll, stop)
+                        continue
+                    outcome = self.handle(msgs[0])
+                except BaseException:
+                    for m in msgs:              # a no-op once acknowledged or given back
+                        self.bus.nack(m)
+                    raise
+                if outcome == "released":
                     stop.wait(self.poll)
         finally:
             self._unregister()

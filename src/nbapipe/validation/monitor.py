@@ -7,10 +7,8 @@ admits no reader beside a writer."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from nbapipe.calendar import Calendar
-from nbapipe.config import host_name
 from nbapipe.state import leases, ledger
 from nbapipe.validation.coverage import processor_coverage
 
@@ -26,6 +24,7 @@ def snapshot(st, cal: Calendar, start: dt.date, end: dt.date, failures: int = 10
         rows = processor_coverage(st, cal, max(lo, start), min(hi, end), latest=latest)
         seasons.append({"season": season, "phases": _by_phase([_progress(t) for t in rows])})
     phases = _by_phase(tables)
+    ledger.close_dead_runs(st)              # a run killed without closing its row is crashed
     runs = active_runs(st)
     remaining = sum(p["expected"] - p["done"] for p in phases)
     rate = sum(r["rate_per_s"] for r in runs)
@@ -89,16 +88,8 @@ def active_runs(st) -> list[dict]:
 
 
 def _alive(run: dict) -> bool:
-    """A run whose process on this host is gone crashed (its row still says running)."""
-    if run["host"] != host_name() or not run["pid"]:
-        return True
-    try:
-        os.kill(run["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    """A run whose process is gone (ledger.run_dead) crashed, though its row may say running."""
+    return not ledger.run_dead(run)
 
 
 def last_run(st) -> dict | None:
