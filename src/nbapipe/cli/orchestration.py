@@ -199,6 +199,8 @@ def serve(ctx: typer.Context,
     live dashboard beside them (--ui-only: the dashboard alone)."""
     ws = ctx.obj.ws
     dashboard = _start_dashboard(ws, host, port, token, verbose) if ui or ui_only else None
+    # A service's normal end is a signal: it stops as worker and orchestrator do (the trigger
+    # in flight back in the queue), then exits 0.
     with cancel.on_signals():
         try:
             if ui_only:
@@ -207,8 +209,7 @@ def serve(ctx: typer.Context,
                 _serve_pipeline(ws, phase, poll)
             cancel.check()
         except cancel.Cancelled as e:
-            e.summary = "stopped; a trigger in flight went back to the queue"
-            raise
+            err.print(f"{e.reason}: stopped" + ("" if ui_only else "; a trigger in flight went back to the queue"))
         finally:
             if dashboard is not None:
                 dashboard.shutdown()

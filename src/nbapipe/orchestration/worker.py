@@ -12,7 +12,10 @@ Per trigger a worker:
 A unit that could not get the warehouse (interrupted while waiting, or the DuckDB file held
 by a process outside the lease) is released for redelivery, never acknowledged as failed.
 Units that end `failed` are recorded in the ledger and published as failed completions (the
-orchestrator holds the next phase back for that date); the trigger itself is done."""
+orchestrator holds the next phase back for that date); the trigger itself is done.
+SIGINT/SIGTERM (nbapipe.cancel) stop the worker: the run in progress stops as a backfill's
+does (nothing recorded failed) and the trigger in hand goes back to the queue at once, not
+counted as a failed delivery, so the next worker (or the next start) runs it."""
 from __future__ import annotations
 
 import dataclasses
@@ -184,6 +187,9 @@ class Worker:
             self.bus.nack(msg, delay=max(self.poll, 1.0))
             return "released"
         except Exception as e:
+            if cancel.requested():            # the stop made it fail: not the trigger's error
+                self.bus.nack(msg)
+                cancel.check()
             self.bus.nack(msg, delay=min(30.0, 2.0 ** (msg.attempts - 1)), error=f"{e.__class__.__name__}: {e}")
             return "retried"
         except BaseException:                 # interrupted (SIGTERM, Ctrl-C): another worker takes it
