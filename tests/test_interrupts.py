@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import PHASE3_TABLES, PHASE4_TABLES, backfill, copy_home, table_differences
+from conftest import PHASE3_TABLES, PHASE4_TABLES, backfill, copy_home, read_wh, table_differences
 from nbapipe import cancel
 from nbapipe.config import REPO_ROOT, host_name
 from nbapipe.orchestration.events import TRIGGER_TOPICS, Envelope, bus_for
@@ -57,7 +57,16 @@ def runs_count(home) -> int:
 
 
 def changed_tables(home, reference) -> dict[str, int]:
+    """Rows that differ per output table (run ids and timestamps aside)."""
     return {t: n for t in TABLES if (n := table_differences(home, reference, t))}
+
+
+def table_hashes(home) -> dict[str, tuple]:
+    """Per output table: rows and an order-free hash of their content (run ids and timestamps
+    aside, as table_differences does): one scan, ~100x cheaper than comparing two homes."""
+    with read_wh(home) as w:
+        return {t: w.tuples(f"SELECT count(*), CAST(sum(hash(x)) AS VARCHAR) FROM "
+                            f"(SELECT * EXCLUDE (run_id, processed_at) FROM {t}) x")[0] for t in TABLES}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +142,7 @@ def interrupt_backfill(home, sig, when, delay: float) -> tuple[subprocess.Comple
 @pytest.mark.slow
 def test_a_backfill_interrupted_at_seven_moments_changes_nothing_and_resumes(homes):
     reference, home = homes
+    expected = table_hashes(reference)
     with state(home) as st:
         failed_before = st.scalar("SELECT count(*) FROM run_ledger WHERE status = 'failed'")
     seen = []
@@ -151,14 +161,15 @@ def test_a_backfill_interrupted_at_seven_moments_changes_nothing_and_resumes(hom
             assert st.scalar("SELECT count(*) FROM leases") == 0, what
             assert st.scalar("SELECT count(*) FROM lease_waiters") == 0, what
             recorded = st.scalar("SELECT count(*) FROM run_ledger WHERE run_id = ?", [run["run_id"]])
-        assert changed_tables(home, reference) == {}, what
+        if table_hashes(home) != expected:
+            pytest.fail(f"{what}: tables changed {changed_tables(home, reference)}")
         seen.append((name, what, recorded, round(took, 2)))
     print("\nmoments (signal, what ran, ledger rows recorded, seconds from signal to exit):")
     for s in seen:
         print("  ", s)
     # Each moment landed somewhere else: the runs recorded different amounts of work.
     assert len({s[2] for s in seen}) >= 5, seen
-    assert max(s[3] for s in seen) < 15, seen
+    assert max(s[3] for s in seen) < 5, seen
 
     r = subprocess.run(nbapipe(home, "backfill", "--phase", "all", "--start-date", START, "--end-date", END,
                                "--skip-downstream-trigger"), cwd=REPO_ROOT, capture_output=True, text=True,
