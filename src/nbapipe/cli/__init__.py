@@ -1,7 +1,8 @@
 """`nbapipe`: the one command-line interface (commands live in the modules of this package).
 
 Exit codes scripts can rely on: 0 ok, 1 problems found (refused files, failed units, verify
-failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only)."""
+failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only), 130 and
+143 stopped by SIGINT and SIGTERM (nothing half done; rerun to resume)."""
 from __future__ import annotations
 
 import datetime as dt
