@@ -371,3 +371,40 @@ def test_a_run_heartbeat_renews_updated_at(tmp_path):
     finally:
         beat.stop()
     assert not beat.is_alive()
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+def raw_tables(home) -> dict[str, tuple]:
+    """Rows and content hash of every raw table (the bookkeeping of loaded files aside)."""
+    with read_wh(home) as w:
+        names = [r[0] for r in w.tuples("SELECT table_schema || '.' || table_name FROM information_schema.tables "
+                                        "WHERE table_schema = 'nba_raw' AND table_name <> 'ingested_files'")]
+        return {t: w.tuples(f"SELECT count(*), CAST(sum(hash(x)) AS VARCHAR) FROM {t} x")[0] for t in names}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_an_ingest_interrupted_keeps_what_it_loaded_and_changes_no_row(real_home, data_dir, tmp_path):
+    home = copy_home(real_home, tmp_path / "home")
+    before = raw_tables(home)
+    cmd = nbapipe(home, "ingest", "--data", str(data_dir), "--force", "--skip-downstream-trigger", "-v")
+    p = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        while sum(line.startswith("loaded") for line in lines) < 3:    # reloading, file by file
+            line = p.stderr.readline()
+            assert line, "".join(lines)[-2000:]
+            lines.append(line)
+        p.send_signal(signal.SIGINT)
+        rest = p.stderr.read()
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, rest[-3000:]
+    assert rest.strip().splitlines()[-1] == "interrupted by SIGINT; rerun the same command to resume"
+    assert "Traceback" not in rest
+    assert raw_tables(home) == before
+    with state(home) as st:
+        assert st.scalar("SELECT count(*) FROM leases") == 0
