@@ -67,11 +67,15 @@ app = typer.Typer(
     help="Backfill-safe NBA player-points props pipeline: Phase 2 raw sources -> Phase 3 "
          "analytics -> Phase 4 precompute features -> Phase 5 predictions.",
 )
+# Piped or redirected output (scripts, logs, CI, grep) keeps whole values: tables take the
+# width their cells need instead of a fixed width that cuts dates to `2021-10-…`.
+PIPED_WIDTH = 10_000
+
+
 def _console(stderr: bool = False) -> Console:
-    # Piped output (scripts, logs, CI) gets wide tables instead of rich's 80-column default.
     c = Console(stderr=stderr, soft_wrap=True)
     if not c.is_terminal:
-        c = Console(stderr=stderr, soft_wrap=True, width=160)
+        c = Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH)
     return c
 
 

@@ -191,6 +191,8 @@ def status(ctx: typer.Context,
            end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
            dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,..."),
            phase: Optional[int] = typer.Option(None, "--phase", help="Only this phase."),
+           wide: bool = typer.Option(False, "--wide", help="One row per date, one column per processor "
+                                     "(the default on a terminal; piped output lists one row per unit)."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """The ledger's latest outcome per (processor, date), and who holds or waits for the warehouse.
     Reads only the state store, so it works while a backfill runs."""
@@ -204,23 +206,44 @@ def status(ctx: typer.Context,
               "run_id": r["run_id"], "finished_at": r["finished_at"]} for r in rows]
     held = leases.current(ws.state)
     if as_json:
-        emit_json(items)
+        emit_json({"units": items, "lease_holders": [h for h in held if h["state"] == "held"],
+                   "lease_waiters": [h for h in held if h["state"] == "waiting"]})
         return
     synthetic_banner(ws)
     for h in held:
         out.print(f"[yellow]{h['state']}[/] warehouse: {h.get('purpose')} (host {h['host']}, pid {h['pid']})")
+    if not items:
+        out.print("no ledger rows in this range (nothing has run yet)")
+        return
+    out.print(_status_grid(items) if wide or out.is_terminal else _status_units(items))
+
+
+def _status_grid(items: list[dict]) -> Table:
+    """date x processor: the date column is never cut (the cells fold instead)."""
     procs = registry_order(dict.fromkeys(r["processor"] for r in items))
     grid: dict[str, dict[str, dict]] = {}
     for r in items:
         grid.setdefault(r["date"], {})[r["processor"]] = r
     t = Table(title="status (latest ledger outcome)")
-    t.add_column("date")
+    t.add_column("date", no_wrap=True, min_width=10)
     for p in procs:
-        t.add_column(p)
+        t.add_column(p, overflow="fold")
     for d in sorted(grid):
         t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], '')}]{SHORT.get(c['status'], c['status'])}"
                         f"{' ' + str(c['rows']) if c['rows'] else ''}[/]") if (c := grid[d].get(p)) else "-"
                        for p in procs])
-    out.print(t)
-    if not items:
-        out.print("no ledger rows in this range (nothing has run yet)")
+    return t
+
+
+def _status_units(items: list[dict]) -> Table:
+    """One row per (processor, date) with whole values: what a script or grep reads."""
+    t = Table(title="status (latest ledger outcome, one row per unit)")
+    for c in ("date", "phase", "processor", "status", "rows", "why"):
+        t.add_column(c, justify="right" if c in ("phase", "rows") else "left", no_wrap=True)
+    order = {n: i for i, n in enumerate(registry_order(dict.fromkeys(r["processor"] for r in items)))}
+    for r in sorted(items, key=lambda r: (r["date"], order[r["processor"]])):
+        why = r["error"] or r["detail"] or ""
+        t.add_row(r["date"], str(r["phase"]), r["processor"],
+                  f"[{STATUS_STYLE.get(r['status'], '')}]{r['status']}[/]", f"{r['rows'] or 0:,}",
+                  why.splitlines()[0] if why else "")
+    return t
