@@ -78,21 +78,30 @@ def _run_with_progress(ws, req, quiet: bool):
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} units"),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=not show)
     tasks: dict[int, int] = {}
+    auto: set[str] = set()              # required upstream added to the request
+    started: dict[str, int] = {}        # units per processor, as it starts
 
     def on_event(kind: str, info: dict) -> None:
         from nbapipe import processors as reg
-        if kind == "auto_upstream" and not quiet:
-            err.print(f"[yellow]first running missing required upstream:[/] {', '.join(info['processors'])}")
+        if kind == "auto_upstream":
+            auto.update(info["processors"])
         if kind == "level":
+            # Named only when it has units to run: upstream already done is not "missing".
+            todo = {n: k for n, k in info["units"].items() if n in auto and k}
+            if todo and not quiet and not req.dry_run:
+                err.print("[yellow]first running missing required upstream:[/] "
+                          + ", ".join(f"{n} ({k} units)" for n, k in todo.items()))
             for name, n in info["units"].items():
                 ph = reg.get(name).phase
                 if ph not in tasks:
                     tasks[ph] = progress.add_task(f"phase {ph}", total=0)
                 progress.update(tasks[ph], total=progress.tasks[tasks[ph]].total + n)
+        elif kind == "processor_start":
+            started[info["processor"]] = info.get("units", 0)
         elif kind in ("processor_done", "processor_failed"):
             name = info["processor"]
             ph = reg.get(name).phase
-            n = info.get("units", 0)
+            n = info.get("units", started.get(name, 0))
             if ph in tasks and kind == "processor_done":
                 progress.update(tasks[ph], advance=n)
             if not show and not quiet and not req.dry_run:
@@ -144,8 +153,9 @@ def _print_plan(report, verbose: bool) -> None:
     for u in report.plan:
         counts[u.action] = counts.get(u.action, 0) + 1
     out.print("plan: " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in sorted(counts.items())))
-    if report.auto_upstream:
-        out.print(f"missing required upstream runs first: {', '.join(report.auto_upstream)}")
+    first = [n for n in report.auto_upstream if any(u.processor == n and u.action == "run" for u in report.plan)]
+    if first:
+        out.print(f"missing required upstream runs first: {', '.join(first)}")
     if verbose:
         for u in report.plan:
             out.print(f"{u.game_date} {u.processor}: {u.action} - {u.reason}")

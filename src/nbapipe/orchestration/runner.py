@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from nbapipe import processors as registry
-from nbapipe.calendar import Calendar
+from nbapipe.calendar import Calendar, dates_text as _dates_text
 from nbapipe.engines import Engine, as_engine
 from nbapipe.processors.base import Input, Processor
 from nbapipe.processors.sources import CHAINS, chain_view_sql
@@ -439,8 +439,3 @@ def _input_text(name: str) -> str:
         return f"{name[6:]} (no rows in any of {', '.join(CHAINS[name[6:]].tables())})"
     return name
 
-
-def _dates_text(ds: list[str]) -> str:
-    if len(ds) <= 3:
-        return ", ".join(ds)
-    return f"{len(ds)} dates ({ds[0]}..{ds[-1]})"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from nbapipe.calendar import Calendar
+from nbapipe.calendar import Calendar, dates_text
 from nbapipe.engines import Engine
 from nbapipe.warehouse import Warehouse
 
@@ -153,7 +153,7 @@ def explain(unit: dict, planned=None) -> str:
     if status == "success":
         return f"no rows in the table although the ledger recorded success ({unit.get('rows')} rows, run {unit.get('run_id')}): deleted since?"
     if status == "upstream_missing" and unit.get("missing_inputs"):
-        return "upstream_missing: " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in unit["missing_inputs"].items())
+        return "upstream_missing: " + "; ".join(f"{k} on {dates_text(v)}" for k, v in unit["missing_inputs"].items())
     if status:
         return f"{status}: {unit.get('error') or unit.get('detail') or ''}".rstrip(": ")
     if planned is not None:
@@ -167,6 +167,3 @@ def _count(values) -> dict[str, int]:
         out[v] = out.get(v, 0) + 1
     return out
 
-
-def _dates_text(ds: list[str]) -> str:
-    return ", ".join(ds) if len(ds) <= 3 else f"{len(ds)} dates ({ds[0]}..{ds[-1]})"
