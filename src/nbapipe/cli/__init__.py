@@ -164,10 +164,10 @@ def lease_waiting(holder: dict) -> None:
     err.print(f"[yellow]waiting for the warehouse:[/] held by {describe(holder)}")
 
 
-STATUS_STYLE = {"success": "green", "partial": "yellow", "no_games": "dim", "bootstrap_skip": "cyan",
+STATUS_STYLE = {"success": "green", "partial": "yellow", "no_games": "dim", "bootstrap_skip": "cyan", "warmup": "cyan",
                 "upstream_missing": "magenta", "failed": "bold red", "run": "blue", "already_done": "green",
                 "waiting": "yellow", "running": "blue"}
-SHORT = {"success": "ok", "partial": "partial", "no_games": "no games", "bootstrap_skip": "bootstrap",
+SHORT = {"success": "ok", "partial": "partial", "no_games": "no games", "bootstrap_skip": "bootstrap", "warmup": "warm-up",
          "upstream_missing": "missing", "failed": "FAILED", "run": "will run", "already_done": "done"}
 
 

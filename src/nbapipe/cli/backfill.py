@@ -172,7 +172,7 @@ def _print_backfill_summary(report, verbose: bool) -> None:
             rows.setdefault(u.processor, {}).setdefault("already_done", 0)
             rows[u.processor]["already_done"] += 1
     t = Table(title=f"backfill {report.run_id} ({report.seconds:.1f}s)")
-    cols = ["success", "partial", "already_done", "no_games", "bootstrap_skip", "upstream_missing", "failed"]
+    cols = ["success", "partial", "already_done", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed"]
     t.add_column("processor")
     for c in cols:
         t.add_column(SHORT.get(c, c), justify="right")
@@ -239,7 +239,7 @@ def _status_grid(items: list[dict]) -> Table:
     for p in procs:
         t.add_column(p, overflow="fold")
     for d in sorted(grid):
-        t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], '')}]{SHORT.get(c['status'], c['status'])}"
+        t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], 'default')}]{SHORT.get(c['status'], c['status'])}"
                         f"{' ' + str(c['rows']) if c['rows'] else ''}[/]") if (c := grid[d].get(p)) else "-"
                        for p in procs])
     return t
@@ -254,6 +254,6 @@ def _status_units(items: list[dict]) -> Table:
     for r in sorted(items, key=lambda r: (r["date"], order[r["processor"]])):
         why = r["error"] or r["detail"] or ""
         t.add_row(r["date"], str(r["phase"]), r["processor"],
-                  f"[{STATUS_STYLE.get(r['status'], '')}]{r['status']}[/]", f"{r['rows'] or 0:,}",
+                  f"[{STATUS_STYLE.get(r['status'], 'default')}]{r['status']}[/]", f"{r['rows'] or 0:,}",
                   why.splitlines()[0] if why else "")
     return t

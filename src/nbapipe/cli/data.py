@@ -265,6 +265,8 @@ def _print_quickstart(r: dict) -> None:
         t.add_column(c, justify="right" if c in ("dates", "rows", "phase") else "left")
     for row in r["tables"]:
         why = _missing_summary(row)
+        if row.get("warmup_dates"):
+            why = (f"{len(row['warmup_dates'])} dates in {row['warmup_why']}; " + why).rstrip("; -")
         if row.get("bootstrap_dates"):
             why = (f"{len(row['bootstrap_dates'])} bootstrap dates skipped on purpose; " + why).rstrip("; -")
         t.add_row(str(row["phase"]), row["table"], f"{row['present']}/{row['expected']}", f"{row['rows']:,}", why)

@@ -300,7 +300,10 @@ def _print_monitor(s: dict, season: Optional[str], detailed: bool, failures_only
             out.print(f"[blue]running[/] {r['command']} {r['run_id']} (phases {r['phases']}, pid {r['pid']}): "
                       f"{r['units']} units in {r['elapsed_s']}s, {r['rate_per_s']}/s")
         if s["eta_s"] is not None:
-            out.print(f"rate {s['rate_per_s']} units/s, ETA {s['eta_s']:.0f}s for what remains in this scope")
+            per = "; ".join(f"phase {p['phase']} {p['remaining']} left at {p['rate_per_s']}/s"
+                            for p in s["phases"] if p["remaining"] and p.get("rate_per_s"))
+            out.print(f"rate {s['rate_per_s']} units/s, ETA {s['eta_s']:.0f}s for what remains in this scope"
+                      + (f" ({per})" if per else ""))
         elif s["last_run"]:
             l = s["last_run"]
             out.print(f"no backfill running; last: {l['command']} {l['run_id']} {l['status']}, {l['units']} units "
@@ -315,14 +318,15 @@ def _print_monitor(s: dict, season: Optional[str], detailed: bool, failures_only
 def _progress_table(title: str, rows: list[dict], key: str) -> Table:
     t = Table(title=f"per {title} (units = processor x date)")
     t.add_column(title)
-    for c in ("done / expected", "", "%", "partial", "gap", "failed", "not run", "bootstrap"):
+    for c in ("done / expected", "", "%", "partial", "gap", "failed", "not run", "bootstrap", "warm-up"):
         t.add_column(c, justify="left" if c == "" else "right")
     for r in rows:
         pct = "" if r["pct"] is None else f"{r['pct']:.1f}"
         t.add_row(str(r[key]), f"{r['done']}/{r['expected']}", _bar(r["done"], r["expected"]), pct,
                   *[f"[{STATUS_STYLE[s]}]{r[k]}[/]" if r[k] else "" for k, s in
                     (("partial", "partial"), ("upstream_missing", "upstream_missing"), ("failed", "failed"))],
-                  str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "")
+                  str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "",
+                  f"[cyan]{r['warmup']}[/]" if r.get("warmup") else "")
     return t
 
 

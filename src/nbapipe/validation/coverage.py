@@ -115,8 +115,11 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
     for name, p in registry.all_processors().items():
         if phases and p.phase not in phases:
             continue
-        expected = expected_dates(p, cal, game_dates)
         units = {d: latest.get((name, d)) or {} for d in game_dates}
+        # A model's warm-up (too little earlier history to train on) is, like the bootstrap
+        # window, expected by design to hold nothing: never counted as missing.
+        warmup = [d for d in game_dates if units[d].get("status") == "warmup"]
+        expected = [d for d in expected_dates(p, cal, game_dates) if d not in warmup]
         if wh is not None:
             counts = dates_with_rows(wh, p.table, start, end, p.slice_column)
             present = {d for d in expected if counts.get(d)}
@@ -124,7 +127,7 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             counts = {d: u.get("rows") or 0 for d, u in units.items()}
             present = {d for d in expected if units[d].get("status") == "success"}
         missing = [d for d in expected if d not in present]
-        bootstrap = [d for d in game_dates if d not in expected]
+        bootstrap = [d for d in game_dates if d not in expected and d not in warmup]
         row = {
             "table": p.table, "processor": name, "phase": p.phase,
             "expected": len(expected), "present": len(present),
@@ -132,6 +135,8 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             "missing": [d.isoformat() for d in missing],
             "missing_reasons": {d.isoformat(): explain(units[d], (plan or {}).get((name, d))) for d in missing},
             "bootstrap_dates": [d.isoformat() for d in bootstrap],
+            "warmup_dates": [d.isoformat() for d in warmup],
+            "warmup_why": units[warmup[0]].get("detail") if warmup else None,
             "statuses": _count(u["status"] for u in units.values() if u.get("status")),
             # Why the missing dates are missing, counted by latest status ("not_run": no row).
             "missing_statuses": _count(units[d].get("status") or "not_run" for d in missing),

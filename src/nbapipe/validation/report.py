@@ -17,11 +17,11 @@ from nbapipe.validation.monitor import snapshot
 # One colour per status (colour-blind-safe-ish: status order goes good -> bad).
 COLOURS = {
     "success": (46, 125, 50), "partial": (249, 168, 37), "bootstrap_skip": (79, 195, 247),
-    "no_games": (224, 224, 224), "upstream_missing": (171, 71, 188), "failed": (211, 47, 47),
+    "no_games": (224, 224, 224), "warmup": (128, 203, 196), "upstream_missing": (171, 71, 188), "failed": (211, 47, 47),
     "not_run": (97, 97, 97),
 }
 LABELS = {"success": "complete", "partial": "partial (some entities missing)", "bootstrap_skip": "bootstrap skip",
-          "no_games": "no games", "upstream_missing": "gap: input missing", "failed": "failed",
+          "no_games": "no games", "warmup": "model warm-up (too little history yet)", "upstream_missing": "gap: input missing", "failed": "failed",
           "not_run": "not run yet"}
 LABEL_W, ROW_H, TOP, PLOT_W = 300, 20, 44, 1100
 
