@@ -1,6 +1,7 @@
 """Processing commands: backfill and status."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 import typer
@@ -57,18 +58,60 @@ def backfill(ctx: typer.Context,
         report = _run_with_progress(ws, req, quiet=as_json)
     except (BackfillError, EngineError, WarehouseElsewhere) as e:
         fail(str(e))
-    finish(report, dry_run, verbose, as_json)
+    finish(report, dry_run, verbose, as_json, ws)
 
 
-def finish(report, dry_run: bool, verbose: bool, as_json: bool) -> None:
-    """A runner report as JSON, a plan or a summary; exit 1 when a unit failed."""
+def finish(report, dry_run: bool, verbose: bool, as_json: bool, ws=None) -> None:
+    """A runner report as JSON, a plan or a summary; exit 1 when a unit failed, or when the
+    run was asked for work and did none for want of inputs (saying what to run first)."""
     if as_json:
         emit_json(report.as_dict())
     elif dry_run:
         _print_plan(report, verbose)
     else:
         _print_backfill_summary(report, verbose)
-    raise typer.Exit(1 if report.failed else 0)
+    idle = not dry_run and nothing_done(report)
+    if idle and not as_json:
+        err.print(f"[bold red]nothing was done:[/] {why_nothing_done(report, ws)}")
+    raise typer.Exit(1 if report.failed or idle else 0)
+
+
+def nothing_done(report) -> bool:
+    """No unit wrote or kept rows, and some lacked inputs (skips by design alone are fine)."""
+    counts = report.counts()
+    done = sum(counts.get(k, 0) for k in ("success", "partial", "already_done"))
+    return done == 0 and counts.get("upstream_missing", 0) > 0
+
+
+def why_nothing_done(report, ws) -> str:
+    """The inputs the units lacked, and the backfill to run first: every phase up to the one
+    that owns the missing input, from the season start (lookbacks and model training need the
+    earlier dates) to the last date lacking it."""
+    from nbapipe import processors as reg
+    gaps = [r for r in report.results if r.status == "upstream_missing"]
+    lacking: dict[str, set[str]] = {}
+    for r in gaps:
+        for name, ds in (r.missing_inputs or {}).items():
+            lacking.setdefault(name, set()).update(ds)
+    # An input this run plans itself (Phase 5 predictions before grading) is not the cause.
+    planned = {u.processor for u in report.plan}
+    names = [n for n in lacking if n != "model" and n not in planned] or list(lacking)
+    text = f"{len(gaps)} units lack inputs ({', '.join(sorted(names))})"
+    phases = sorted({reg.get(n).phase for n in names if n in reg.all_processors()})
+    if not phases:
+        return text + ": load the raw files for those dates first (`nbapipe ingest`)"
+    dates = sorted(d for n in names if n in reg.all_processors() for d in lacking[n])
+    start, season = dates[0], None
+    if ws is not None:
+        from nbapipe.calendar import Calendar
+        cal = Calendar.from_state(ws.state)
+        season = cal.season_of(dt.date.fromisoformat(dates[0]))
+        start = cal.seasons.get(season, {}).get("first_game_date") or dates[0]
+    todo = [p for p in reg.phases() if 3 <= p <= phases[-1]]
+    label = ", ".join(map(str, todo[:-1])) + f" and {todo[-1]}" if len(todo) > 1 else str(todo[0])
+    cmds = " then ".join(f"`nbapipe backfill --phase {p} --start-date {start} --end-date {dates[-1]}`" for p in todo)
+    return (f"{text}. Run the Phase {label} backfill" + (f" of {season}" if season else "")
+            + f" first: {cmds}")
 
 
 def _run_with_progress(ws, req, quiet: bool):
