@@ -76,11 +76,19 @@ def _phase_rates(st, runs: list[dict], phases: list[dict]) -> None:
     latest run that computed it (a phase this run has not reached yet, e.g. Phase 5 behind a
     fast Phase 3, must not borrow Phase 3's speed)."""
     active = [r["run_id"] for r in runs]
+    again = [r for r in runs if r["recomputes"]]
     for p in phases:
         p["remaining"] = max(p["expected"] - p["done"], 0)
+        for r in again:          # done already, but being done again: what it has not recorded
+            p["remaining"] = max(p["remaining"], p["expected"] - _recorded(st, r, p["phase"]))
         rate = _rate(st, p["phase"], active) or _rate(st, p["phase"], None)
         p["rate_per_s"] = round(rate, 1) if rate else None
         p["eta_s"] = round(p["remaining"] / rate, 1) if rate else (0.0 if not p["remaining"] else None)
+
+
+def _recorded(st, run: dict, phase: int) -> int:
+    return st.rows(f"SELECT count(*) AS n FROM run_ledger WHERE run_id = ? AND phase = ? AND {_COMPUTED}",
+                   [run["run_id"], phase])[0]["n"]
 
 
 # Units that were computed (skips are recorded at once, without work).
@@ -127,8 +135,19 @@ def active_runs(st) -> list[dict]:
         out.append({"run_id": r["run_id"], "command": r["command"], "phases": r["phases"],
                     "start_date": r["start_date"], "end_date": r["end_date"], "host": r["host"],
                     "pid": r["pid"], "started_at": r["started_at"], "units": r["units"],
-                    "elapsed_s": round(elapsed, 1), "rate_per_s": round(r["units"] / elapsed, 1)})
+                    "elapsed_s": round(elapsed, 1), "rate_per_s": round(r["units"] / elapsed, 1),
+                    "recomputes": recomputes(st, r["run_id"])})
     return out
+
+
+def recomputes(st, run_id: str) -> bool:
+    """Whether a run recomputes units already done (`--no-resume`, or inputs changed): it has
+    recorded a unit whose previous outcome was a success. Its units not recorded yet are then
+    in progress whatever their latest status, and what remains is what it has not recorded."""
+    return bool(st.rows(
+        "SELECT 1 FROM run_ledger l WHERE l.run_id = ? AND l.status IN ('success', 'partial') AND EXISTS "
+        "(SELECT 1 FROM run_ledger e WHERE e.processor = l.processor AND e.game_date = l.game_date "
+        "AND e.id < l.id AND e.status = 'success') LIMIT 1", [run_id]))
 
 
 def _alive(run: dict) -> bool:
