@@ -119,7 +119,7 @@ def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None
     with ws.reader() as duck, engine_session(ws, duck, engine, mirror=False) as wh:
         coverage = processor_coverage(ws.state, cal, start, end, phases=phases, wh=wh)
         if wh.name != "duckdb":
-            _other_engine_reasons(coverage, duck, wh, start, end)
+            _other_engine_reasons(coverage, duck, start, end)
         problems = _coverage_problems(coverage, latest) + _ledger_problems(latest, procs)
         for p in procs:
             if wh.table_exists(p.table):
@@ -154,7 +154,7 @@ def _coverage_problems(coverage: list[dict], latest: list[dict]) -> list[Problem
     return out
 
 
-def _other_engine_reasons(coverage: list[dict], duck, wh: Engine, start: dt.date, end: dt.date) -> None:
+def _other_engine_reasons(coverage: list[dict], duck, start: dt.date, end: dt.date) -> None:
     """A date the ledger recorded as done but that has no rows on the engine read here was, when
     the DuckDB warehouse has its rows, built on the other engine (the ledger is shared, the
     tables are not): say so instead of "deleted since?"."""
