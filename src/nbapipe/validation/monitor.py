@@ -92,7 +92,7 @@ def _recorded(st, run: dict, phase: int) -> int:
 
 
 # Units that were computed (skips are recorded at once, without work).
-_COMPUTED = "status IN ('success', 'partial', 'failed', 'warmup')"
+_COMPUTED = "status IN ('success', 'partial', 'failed', 'warmup')"   # on run_ledger
 
 
 def _rate(st, phase: int, run_ids: list[str] | None) -> float | None:
@@ -101,8 +101,10 @@ def _rate(st, phase: int, run_ids: list[str] | None) -> float | None:
         run_ids = [last[0]["run_id"]] if last else []
     if not run_ids:
         return None
-    r = st.rows(f"SELECT count(*) AS n, min(started_at) AS first, max(finished_at) AS last FROM run_ledger "
-                f"WHERE phase = ? AND {_COMPUTED} AND run_id IN ({', '.join('?' * len(run_ids))})",
+    # A unit without its own start time started no later than its run.
+    r = st.rows(f"SELECT count(*) AS n, min(COALESCE(l.started_at, r.started_at)) AS first, "
+                f"max(l.finished_at) AS last FROM run_ledger l LEFT JOIN runs r ON r.run_id = l.run_id "
+                f"WHERE l.phase = ? AND l.{_COMPUTED} AND l.run_id IN ({', '.join('?' * len(run_ids))})",
                 [phase, *run_ids])[0]
     if not r["n"] or not r["first"]:
         return None
