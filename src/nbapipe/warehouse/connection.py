@@ -2,15 +2,49 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
+
+from nbapipe import cancel
 
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the DuckDB file (DuckDB admits one writer and no reader beside it)."""
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
+
+
+class WarehouseError(RuntimeError):
+    """The DuckDB file cannot be used (corrupt, not a DuckDB file, its disk full): one line
+    saying what to do; the CLI exits 2."""
+
+
+def _holder_pid(message: str) -> int | None:
+    m = re.search(r"\(PID (\d+)\)", message)
+    return int(m.group(1)) if m else None
+
+
+def program_of(pid: int | None) -> str:
+    """What a process on this host runs, for "who holds the file" (its command line, cut)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, TypeError):
+        return "another process"
+    words = [a.decode(errors="replace") for a in argv if a]
+    # python .../nbapipe sql ...: show from the nbapipe word on.
+    for i, w in enumerate(words):
+        if w.endswith("nbapipe") or w == "nbapipe.cli":
+            words = ["nbapipe", *words[i + 1:]]
+            break
+    text = " ".join(words)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Warehouse:
@@ -21,6 +55,9 @@ class Warehouse:
 
     # --- reading -------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> list[tuple]:
+        # A process asked to stop (a lost lease, a signal) starts no statement: a writer that
+        # may no longer hold the warehouse lease writes nothing more.
+        cancel.check()
         # DuckDB 2 refuses new work on a connection with an undrained result: always drain.
         cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
         self._description = cur.description
@@ -61,7 +98,7 @@ class Warehouse:
         try:
             yield
         except BaseException:
-            self.execute("ROLLBACK")
+            self.con.execute("ROLLBACK")     # even when stopping (_run would refuse it)
             raise
         self.execute("COMMIT")
 
@@ -88,7 +125,7 @@ class Warehouse:
         self.con.close()
 
 
-def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path | None, read_only: bool, config: dict | None = None) -> duckdb.DuckDBPyConnection:
     if path is None:
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")     # timestamps are stored as naive UTC
@@ -97,22 +134,69 @@ def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise FileNotFoundError(f"no warehouse at {path}: run `nbapipe ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=config or {})
     except duckdb.IOException as e:
-        if "lock" in str(e).lower():
+        msg = str(e)
+        if "lock" in msg.lower():
+            pid = _holder_pid(msg)
             raise WarehouseBusy(
-                f"the warehouse {path} is in use by another process (a backfill, ingest or worker); "
-                f"status and monitor read the state store instead. DuckDB says: {e}") from e
+                f"the warehouse {path} is in use by another process ({program_of(pid)}, pid {pid}); "
+                f"status and monitor read the state store instead", pid) from e
+        if "no space left" in msg.lower():
+            raise WarehouseError(f"cannot write the warehouse {path}: the disk is full. Free space on "
+                                 f"that disk (or move the home), then run the command again") from None
+        if "not a valid duckdb" in msg.lower() or "corrupt" in msg.lower():
+            raise WarehouseError(_corrupt(path, msg)) from None
+        raise
+    except duckdb.Error as e:       # a file DuckDB cannot read as a database (SerializationException, ...)
+        if path.exists() and not isinstance(e, duckdb.InterruptException):
+            raise WarehouseError(_corrupt(path, str(e))) from None
         raise
     con.execute("SET TimeZone = 'UTC'")
     return con
 
 
+def _corrupt(path: Path, msg: str) -> str:
+    first = msg.strip().splitlines()[0] if msg.strip() else "unreadable"
+    return (f"the warehouse {path} is not a readable DuckDB database (corrupt or overwritten: {first[:160]}). "
+            f"Move it aside and restore it from a backup, or rebuild it: `nbapipe ingest` then `nbapipe backfill`")
+
+
+def connect_when_free(path: Path, on_busy: Callable[[dict], None] | None = None,
+                      wait: float | None = None, poll: float = 0.5) -> duckdb.DuckDBPyConnection:
+    """A writable connection, waiting while another process has the file open (a reader: `nbapipe
+    sql`, a dry run, the dashboard) as a writer waits for the lease; `on_busy` hears who holds it
+    (once per holder). WarehouseBusy after `wait` seconds (None: no limit)."""
+    from nbapipe.config import host_name
+    deadline = None if wait is None else time.monotonic() + wait
+    told = None
+    while True:
+        try:
+            return _connect(path, read_only=False)
+        except WarehouseBusy as e:
+            if on_busy and told != e.pid:
+                on_busy({"purpose": f"{program_of(e.pid)}, which has the DuckDB file open", "host": host_name(),
+                         "pid": e.pid, "acquired_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+                told = e.pid
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+        cancel.check()
+        time.sleep(poll)
+
+
 @contextmanager
-def open_warehouse(path: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
-    """Open the warehouse file (None: in memory, for tests)."""
-    con = _connect(path, read_only)
+def open_warehouse(path: Path | None, read_only: bool = False, *, on_busy: Callable[[dict], None] | None = None,
+                   wait_busy: bool = False, wait: float | None = None,
+                   config: dict | None = None) -> Iterator[Warehouse]:
+    """Open the warehouse file (None: in memory, for tests). `wait_busy`: a writer waits for
+    the processes that have the file open (see connect_when_free) instead of failing."""
+    if wait_busy and path is not None and not read_only:
+        con = connect_when_free(path, on_busy, wait)
+    else:
+        con = _connect(path, read_only, config)
+    cancel.register(con)        # a stop request interrupts the statement in flight
     try:
         yield Warehouse(con, path, read_only)
     finally:
+        cancel.unregister(con)
         con.close()
