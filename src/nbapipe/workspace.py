@@ -113,8 +113,7 @@ class Workspace:
         """The warehouse, read-only (fails with WarehouseBusy while a writer has it open).
         `sealed`: nor can its statements touch any other file or change a setting (DuckDB's
         enable_external_access=false, lock_configuration): for SQL typed by a user."""
-        config = {"enable_external_access": False, "lock_configuration": True} if sealed else None
-        with open_warehouse(self.settings.warehouse_path, read_only=True, config=config) as wh:
+        with open_warehouse(self.settings.warehouse_path, read_only=True, sealed=sealed) as wh:
             yield wh
 
     def close(self) -> None:

@@ -185,7 +185,7 @@ def _duckdb_rows(ws: Workspace, query: str) -> list[dict]:
             try:
                 return wh.rows(query)
             except Exception as e:  # DuckDB parser/binder/permission errors
-                fail(f"{e.__class__.__name__}: {e}")
+                fail(f"{e.__class__.__name__}: {str(e).strip().splitlines()[0]}")
     except WarehouseBusy as e:
         fail(str(e))
     raise AssertionError("unreachable")

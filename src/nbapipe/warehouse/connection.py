@@ -125,7 +125,12 @@ class Warehouse:
         self.con.close()
 
 
-def _connect(path: Path | None, read_only: bool, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+# A connection for SQL typed by a user: no file but the warehouse (no COPY TO, EXPORT, ATTACH,
+# read_csv of other files, INSTALL), and no setting can be changed back.
+SEALED = ("SET enable_external_access = false", "SET lock_configuration = true")
+
+
+def _connect(path: Path | None, read_only: bool, sealed: bool = False) -> duckdb.DuckDBPyConnection:
     if path is None:
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")     # timestamps are stored as naive UTC
@@ -134,7 +139,7 @@ def _connect(path: Path | None, read_only: bool, config: dict | None = None) -> 
         raise FileNotFoundError(f"no warehouse at {path}: run `nbapipe ingest` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=config or {})
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
         msg = str(e)
         if "lock" in msg.lower():
@@ -153,6 +158,8 @@ def _connect(path: Path | None, read_only: bool, config: dict | None = None) -> 
             raise WarehouseError(_corrupt(path, str(e))) from None
         raise
     con.execute("SET TimeZone = 'UTC'")
+    for stmt in SEALED if sealed else ():     # after TimeZone: its extension loads from a file
+        con.execute(stmt)
     return con
 
 
@@ -187,13 +194,14 @@ def connect_when_free(path: Path, on_busy: Callable[[dict], None] | None = None,
 @contextmanager
 def open_warehouse(path: Path | None, read_only: bool = False, *, on_busy: Callable[[dict], None] | None = None,
                    wait_busy: bool = False, wait: float | None = None,
-                   config: dict | None = None) -> Iterator[Warehouse]:
+                   sealed: bool = False) -> Iterator[Warehouse]:
     """Open the warehouse file (None: in memory, for tests). `wait_busy`: a writer waits for
-    the processes that have the file open (see connect_when_free) instead of failing."""
+    the processes that have the file open (see connect_when_free) instead of failing.
+    `sealed`: statements reach no other file and change no setting (SEALED)."""
     if wait_busy and path is not None and not read_only:
         con = connect_when_free(path, on_busy, wait)
     else:
-        con = _connect(path, read_only, config)
+        con = _connect(path, read_only, sealed)
     cancel.register(con)        # a stop request interrupts the statement in flight
     try:
         yield Warehouse(con, path, read_only)
