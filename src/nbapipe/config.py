@@ -134,8 +134,8 @@ def state_retry_seconds() -> float:
     less inside `state_retry_limit` (a heartbeat, a process that is stopping)."""
     from nbapipe import cancel
     seconds = _env_seconds("NBAPIPE_STATE_RETRY_SECONDS", STATE_RETRY_SECONDS)
-    # A process that is stopping (a lost lease, a signal) only tidies up: it waits for nobody.
-    limit = 1.0 if cancel.requested() else _state_retry_limit.get()
+    # A process that is stopping (a lost lease, a signal) only tidies up: one try, no waiting.
+    limit = 0.0 if cancel.requested() else _state_retry_limit.get()
     return seconds if limit is None else min(seconds, limit)
 
 

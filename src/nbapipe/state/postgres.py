@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from nbapipe import cancel
 from nbapipe.config import state_retry_seconds
 from nbapipe.state.store import (_DDL, STATE_SCHEMA_VERSION, StateStore, StateStoreError, declared_columns,
                                  display, migrations)
@@ -116,7 +117,7 @@ def connect_raw(url: str, schema: str | None = None, autocommit: bool = True,
             con.execute(f"SET search_path TO {schema or default_schema}")
             return con
         except psycopg.OperationalError as e:
-            if time.monotonic() + pause > deadline:
+            if time.monotonic() + pause > deadline or cancel.requested():
                 waited = state_retry_seconds() if retry is None else retry
                 raise StateStoreUnavailable(
                     f"cannot reach the state store at {display(url)}"
@@ -171,7 +172,7 @@ class PostgresStateStore(StateStore):
             except operational as e:
                 if not self.con.broken:
                     raise
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or cancel.requested():
                     raise StateStoreUnavailable(f"lost the state store at {self.location}: "
                                                 f"{str(e).strip().splitlines()[0]}") from None
                 self._connect()
