@@ -61,18 +61,22 @@ def _dead_here(row) -> bool:
 def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float | None = None) -> dict | None:
     """Take the lease if free, lapsed (expired, or its holder's process on this host is gone)
     or already ours. Returns None on success, else the current holder's row."""
-    ttl = ttl or lease_ttl()
+    return _acquire(st, name, holder, ttl or lease_ttl())[0]
+
+
+def _acquire(st: StateStore, name: str, holder: Holder, ttl: float) -> tuple[dict | None, float]:
+    """try_acquire, and the expiry it wrote (epoch seconds)."""
     with st.tx() as con:
-        now = time.time()       # after BEGIN: the lock may have been waited for
+        now = time.time()       # after BEGIN: the lock, or a store coming back, may have been waited for
         row = con.execute("SELECT * FROM leases WHERE name = ?", [name]).fetchone()
         if row is not None and row["holder"] != holder.id and row["expires_at"] > now \
                 and not _dead_here(row):
-            return dict(row)
+            return dict(row), 0.0
         upsert(con, "leases", ["name"], {"name": name, "holder": holder.id, "host": holder.host,
                                          "pid": holder.pid, "purpose": holder.purpose,
                                          "acquired_at": _now_iso(), "expires_at": now + ttl})
         con.execute("DELETE FROM lease_waiters WHERE holder = ?", [holder.id])
-    return None
+    return None, now + ttl
 
 
 def renew(st: StateStore, name: str, holder: Holder, ttl: float | None = None) -> bool:
@@ -190,10 +194,11 @@ def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: floa
     told = None
     try:
         while True:
-            taken_at = time.time()
-            other = _waiting_ahead(st, name, holder) or try_acquire(st, name, holder, ttl)
+            other = _waiting_ahead(st, name, holder)
             if other is None:
-                return taken_at + ttl       # no later than the expiry try_acquire wrote
+                other, expires_at = _acquire(st, name, holder, ttl)
+                if other is None:
+                    return expires_at
             with st.tx() as con:      # a waiter keeps its first `since` (its place in line)
                 con.execute("INSERT INTO lease_waiters VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (holder) "
                             "DO UPDATE SET name = excluded.name, purpose = excluded.purpose, "
