@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 from nbapipe import cancel
 from nbapipe.config import LEASE_STOP_MARGIN, host_name, lease_ttl, state_retry_limit
-from nbapipe.state.store import StateStore, StateStoreError, upsert
+from nbapipe.state.store import StateStore, StateStoreError, retried, upsert
 
 WAREHOUSE = "warehouse"
 
@@ -64,6 +64,7 @@ def try_acquire(st: StateStore, name: str, holder: Holder, ttl: float | None = N
     return _acquire(st, name, holder, ttl or lease_ttl())[0]
 
 
+@retried
 def _acquire(st: StateStore, name: str, holder: Holder, ttl: float) -> tuple[dict | None, float]:
     """try_acquire, and the expiry it wrote (epoch seconds)."""
     with st.tx() as con:
@@ -79,6 +80,7 @@ def _acquire(st: StateStore, name: str, holder: Holder, ttl: float) -> tuple[dic
     return None, now + ttl
 
 
+@retried
 def renew(st: StateStore, name: str, holder: Holder, ttl: float | None = None) -> bool:
     """Extend our lease; False when it is no longer ours."""
     with st.tx() as con:
@@ -87,6 +89,7 @@ def renew(st: StateStore, name: str, holder: Holder, ttl: float | None = None) -
         return cur.rowcount == 1
 
 
+@retried
 def release(st: StateStore, name: str, holder: Holder) -> None:
     with st.tx() as con:
         con.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder.id])
@@ -186,6 +189,15 @@ def _waiting_ahead(st: StateStore, name: str, holder: Holder) -> dict | None:
     return None
 
 
+@retried
+def _register_waiter(st: StateStore, name: str, holder: Holder, ttl: float) -> None:
+    with st.tx() as con:      # a waiter keeps its first `since` (its place in line)
+        con.execute("INSERT INTO lease_waiters VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (holder) "
+                    "DO UPDATE SET name = excluded.name, purpose = excluded.purpose, "
+                    "expires_at = excluded.expires_at",
+                    [holder.id, name, holder.host, holder.pid, holder.purpose, _now_iso(), time.time() + ttl])
+
+
 def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: float | None,
                on_wait: Callable[[dict], None] | None, poll: float) -> float:
     """Take the lease, first come first served, waiting (registered as a waiter, which
@@ -199,12 +211,7 @@ def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: floa
                 other, expires_at = _acquire(st, name, holder, ttl)
                 if other is None:
                     return expires_at
-            with st.tx() as con:      # a waiter keeps its first `since` (its place in line)
-                con.execute("INSERT INTO lease_waiters VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (holder) "
-                            "DO UPDATE SET name = excluded.name, purpose = excluded.purpose, "
-                            "expires_at = excluded.expires_at",
-                            [holder.id, name, holder.host, holder.pid, holder.purpose, _now_iso(),
-                             time.time() + ttl])
+            _register_waiter(st, name, holder, ttl)
             if on_wait and told != other["holder"]:
                 on_wait(other)
                 told = other["holder"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nbapipe.config import host_name
-from nbapipe.state.store import StateStore, upsert
+from nbapipe.state.store import StateStore, retried, upsert
 
 STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "upstream_missing", "failed")
 DONE = ("success",)
@@ -52,6 +52,7 @@ class UnitResult:
         return d
 
 
+@retried
 def record(st: StateStore, run_id: str, results: Iterable[UnitResult]) -> int:
     rows = [[run_id, r.processor, r.phase, r.game_date.isoformat(), r.status, r.rows, r.expected,
              r.source_used, r.input_fingerprint,
@@ -105,6 +106,7 @@ def latest_map(st: StateStore, **kw) -> dict[tuple[str, dt.date], dict]:
 
 # --- runs (for progress, rate and ETA) ---------------------------------------------------------
 
+@retried
 def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.date | None,
               end: dt.date | None, planned: int) -> None:
     with st.tx() as con:
@@ -115,11 +117,13 @@ def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.
             "started_at": now_iso(), "updated_at": now_iso(), "finished_at": None})
 
 
+@retried
 def progress_run(st: StateStore, run_id: str, done: int) -> None:
     with st.tx() as con:
         con.execute("UPDATE runs SET done = ?, updated_at = ? WHERE run_id = ?", [done, now_iso(), run_id])
 
 
+@retried
 def finish_run(st: StateStore, run_id: str, status: str) -> None:
     with st.tx() as con:
         con.execute("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE run_id = ?",

@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nbapipe import cancel
 from nbapipe.config import state_retry_seconds
-from nbapipe.state.store import (_DDL, STATE_SCHEMA_VERSION, StateStore, StateStoreError, declared_columns,
-                                 display, migrations)
+from nbapipe.state.store import (_DDL, STATE_SCHEMA_VERSION, StateStore, StateStoreError, TransactionLost,
+                                 declared_columns, display, migrations)
 
 DEFAULT_SCHEMA = "nbapipe"
 # pg_advisory_xact_lock keys: every write transaction; schema creation.
@@ -33,6 +33,10 @@ SCHEMA_LOCK = WRITE_LOCK + 1
 
 class StateStoreUnavailable(StateStoreError):
     """The server cannot be reached, or psycopg is not installed."""
+
+
+class LostInTransaction(StateStoreUnavailable, TransactionLost):
+    """The server dropped the connection inside a transaction (rolled back)."""
 
 
 def _psycopg():
@@ -210,7 +214,7 @@ class PostgresStateStore(StateStore):
         except _psycopg().OperationalError as e:
             if not self.con.broken:
                 raise
-            raise StateStoreUnavailable(f"lost the state store at {self.location} during a transaction "
+            raise LostInTransaction(f"lost the state store at {self.location} during a transaction "
                                         f"(rolled back): {str(e).strip().splitlines()[0]}") from None
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:

@@ -7,8 +7,10 @@ hosts. Callers write one SQL dialect, the common ground of both: `?` parameters,
 from __future__ import annotations
 
 import errno
+import functools
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -187,6 +189,30 @@ CREATE TABLE IF NOT EXISTS workers (
 class StateStoreError(RuntimeError):
     """An expected condition of the store's environment (unreachable, corrupt, disk full, a bad
     URL): the CLI prints the one-line message, which says what to do, and exits 2."""
+
+
+class TransactionLost(StateStoreError):
+    """The connection dropped inside a transaction (a server restart): nothing of it was kept,
+    and the next transaction reconnects. `retried` functions run theirs again."""
+
+
+def retried(fn):
+    """For a function that runs one state transaction and may run it again (its writes are the
+    same the second time): a transaction lost to a dropped connection is run again, for the
+    bounded retry time (NBAPIPE_STATE_RETRY_SECONDS), so a server restart of a few seconds fails
+    no write; past that, the error."""
+    @functools.wraps(fn)
+    def run(*args, **kw):
+        from nbapipe.config import state_retry_seconds
+        deadline = time.monotonic() + state_retry_seconds()
+        while True:
+            try:
+                return fn(*args, **kw)
+            except TransactionLost:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    return run
 
 
 class StateStore(ABC):
