@@ -128,6 +128,14 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         self._renewer.start()
+        try:
+            self._watch()
+        finally:
+            # Its connection is closed before the holder goes on (a SQLite store's -wal file
+            # goes with the last connection: a copy of the home right after must not race it).
+            self._renewer.join(timeout=self.ttl * LEASE_STOP_MARGIN)
+
+    def _watch(self) -> None:
         while not self.stop_event.wait(min(0.25, self.ttl / 20)):
             if self.lost:
                 return

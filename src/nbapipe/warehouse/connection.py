@@ -43,6 +43,15 @@ def program_of(pid: int | None) -> str:
         if w.endswith("nbapipe") or w == "nbapipe.cli":
             words = ["nbapipe", *words[i + 1:]]
             break
+    # The command, not where it runs: --home and --state are this home's anyway.
+    shown, skip = [], False
+    for w in words:
+        if skip or w in ("--home", "--state"):
+            skip = not skip
+            continue
+        if not w.startswith(("--home=", "--state=")):
+            shown.append(w)
+    words = shown
     text = " ".join(words)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -158,6 +167,8 @@ def _connect(path: Path | None, read_only: bool, sealed: bool = False) -> duckdb
             raise WarehouseError(_corrupt(path, str(e))) from None
         raise
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for long statements: it would corrupt --json output.
+    con.execute("SET enable_progress_bar = false")
     for stmt in SEALED if sealed else ():     # after TimeZone: its extension loads from a file
         con.execute(stmt)
     return con
