@@ -436,9 +436,21 @@ _SQLITE_ENVIRONMENT = {
 }
 
 
+def _disk_full(path: Path) -> bool:
+    import shutil
+    try:
+        return shutil.disk_usage(path.parent).free < 4 * 2**20
+    except OSError:
+        return False
+
+
 def sqlite_error(path: Path, e: sqlite3.DatabaseError) -> Exception:
     """StateStoreError for an error of the environment, else `e` itself."""
     msg = str(e)
+    if "disk I/O error" in msg:     # what a full disk looks like when the -shm or -wal cannot grow
+        what = _SQLITE_ENVIRONMENT["database or disk is full"] if _disk_full(path) else \
+            "cannot be read or written (a failing disk or file system): check it, then run the command again"
+        return StateStoreError(f"the state store {path} {what} (SQLite: {msg})")
     for key, what in _SQLITE_ENVIRONMENT.items():
         if key in msg:
             return StateStoreError(f"the state store {path} {what} (SQLite: {msg})")
