@@ -169,7 +169,7 @@ def test_a_backfill_interrupted_at_seven_moments_changes_nothing_and_resumes(hom
         print("  ", s)
     # Each moment landed somewhere else: the runs recorded different amounts of work.
     assert len({s[2] for s in seen}) >= 5, seen
-    assert max(s[3] for s in seen) < 5, seen
+    assert max(s[3] for s in seen) < 10, seen      # measured 0.4-3 s on a loaded machine
 
     r = subprocess.run(nbapipe(home, "backfill", "--phase", "all", "--start-date", START, "--end-date", END,
                                "--skip-downstream-trigger"), cwd=REPO_ROOT, capture_output=True, text=True,
