@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from nbapipe.config import host_name
+from nbapipe.config import host_name
 from nbapipe.state.leases import process_gone
-from nbapipe.state.store import StateStore, upsert
+from nbapipe.state.store import StateStore, retried, upsert
 
 STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed")
 # Expected, written nothing on purpose, never missing.
@@ -59,6 +60,7 @@ class UnitResult:
         return d
 
 
+@retried
 def record(st: StateStore, run_id: str, results: Iterable[UnitResult]) -> int:
     rows = [[run_id, r.processor, r.phase, r.game_date.isoformat(), r.status, r.rows, r.expected,
              r.source_used, r.input_fingerprint,
@@ -123,6 +125,7 @@ RUN_STATUSES = ("running", "success", "failed", "interrupted", "crashed")
 RUN_HEARTBEAT_SECONDS = 10.0
 RUN_LAPSE_SECONDS = 300.0
 
+@retried
 def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.date | None,
               end: dt.date | None, planned: int) -> None:
     with st.tx() as con:
@@ -133,11 +136,13 @@ def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.
             "started_at": now_iso(), "updated_at": now_iso(), "finished_at": None})
 
 
+@retried
 def progress_run(st: StateStore, run_id: str, done: int) -> None:
     with st.tx() as con:
         con.execute("UPDATE runs SET done = ?, updated_at = ? WHERE run_id = ?", [done, now_iso(), run_id])
 
 
+@retried
 def finish_run(st: StateStore, run_id: str, status: str) -> None:
     with st.tx() as con:
         con.execute("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE run_id = ?",
@@ -209,7 +214,7 @@ def close_dead_runs(st: StateStore) -> list[dict]:
 
 def is_read_only(st: StateStore) -> bool:
     """A store opened for reading only (SQLite query_only, a PostgreSQL read-only session)."""
-    if getattr(st, "_read_only", False):
+    if getattr(st, "is_read_only", False) or getattr(st, "_read_only", False):
         return True
     if st.kind == "sqlite":
         return bool(st.scalar("PRAGMA query_only"))
