@@ -172,6 +172,9 @@ def load_file(wh: Warehouse, r: Recognised, force: bool = False,
         return FileOutcome(str(path), "refused", message=f"{e.__class__.__name__}: {e}",
                            seconds=time.perf_counter() - t0)
     message = _partial_note(results) if accept_partial else ""
+    if _waiting(results):
+        message = (f"{_waiting(results):,} rows wait for their game in the schedule (ingest the "
+                   f"schedule, then this file again) " + message).strip()
     return FileOutcome(str(path), "loaded", results, message=message, seconds=time.perf_counter() - t0)
 
 
@@ -199,11 +202,16 @@ def completeness_problem(results: list[LoadResult], accept_partial: bool = False
     if read == 0:
         return "no rows: the file has a header but no records (0 rows loaded)"
     loaded = sum(r.loaded for r in results)
-    quarantined = sum(r.quarantined for r in results)
-    in_scope = read - sum(r.filtered for r in results)
-    if accept_partial and loaded + quarantined:
+    # Rows waiting for their game in the schedule are not bad: they stay in quarantine and load
+    # on a later ingest, once the schedule has them (see _already_loaded).
+    waiting = _waiting(results)
+    quarantined = sum(r.quarantined for r in results) - waiting
+    in_scope = read - sum(r.filtered for r in results) - waiting
+    if accept_partial and loaded + quarantined + waiting:
         return None
     if loaded == 0 and not quarantined:
+        if waiting:
+            return None
         return f"0 rows loaded: all {read:,} rows are outside the loader's scope (filtered)"
     if loaded == 0:
         return f"0 rows loaded: all {quarantined:,} rows quarantined ({_top_rules(results)})"
@@ -212,6 +220,14 @@ def completeness_problem(results: list[LoadResult], accept_partial: bool = False
         return (f"{quarantined:,} of {in_scope:,} rows quarantined ({quarantined / in_scope:.0%}, over "
                 f"the {limit:.0%} limit; --accept-partial loads the rest): {_top_rules(results)}")
     return None
+
+
+WAITING_RULE_MARK = "(ingest the schedule first)"
+
+
+def _waiting(results: list[LoadResult]) -> int:
+    return sum(c.get("quarantined", 0) for r in results for rule, c in r.rules.items()
+               if WAITING_RULE_MARK in rule)
 
 
 def _top_rules(results: list[LoadResult], n: int = 3) -> str:
@@ -236,7 +252,7 @@ def _already_loaded(wh: Warehouse, sha: str, loader: Loader) -> bool:
         "SELECT count(*) FROM nba_raw.ingested_files f WHERE f.source_sha256 = ? AND f.loader = ? "
         "AND f.loader_version = ? AND NOT EXISTS (SELECT 1 FROM nba_raw.quarantine q "
         "WHERE q.source_sha256 = f.source_sha256 AND q.loader = f.loader "
-        "AND q.reason LIKE '%(ingest the schedule first)%')", [sha, loader.name, loader.version]))
+        "AND q.reason LIKE '%' || ? || '%')", [sha, loader.name, loader.version, WAITING_RULE_MARK]))
 
 
 @dataclass

@@ -54,6 +54,21 @@ def game_id(date_sql: str) -> str:
     return ids.game_id_sql(date_sql, "away_team_abbr", "home_team_abbr")
 
 
+def slate_start(date_col: str) -> str:
+    """00:00 US Eastern of a slate's date, as naive UTC: the stand-in snapshot time of a line
+    whose file gives none (every line of a slate was listed on its date, so no later)."""
+    return f"CAST(timezone('America/New_York', CAST({date_col} AS TIMESTAMP)) AS TIMESTAMP)"
+
+
+def snapshot_or_slate(*snapshot_cols: str, date_col: str) -> dict[str, str]:
+    """snapshot_at from the first snapshot column the row has, else the slate's start, with
+    snapshot_imputed saying which: a missing optional time never quarantines a line. The
+    points-line chain uses an imputed line only where that start is before a known tip-off."""
+    known = ", ".join(snapshot_cols)
+    return {"snapshot_at": f"coalesce({known}, {slate_start(date_col)})",
+            "snapshot_imputed": f"coalesce({known}) IS NULL"}
+
+
 def first_of_identical(*cols: str) -> str:
     """Scope filter that keeps the first of rows identical in every loaded column: an exact
     repeat adds nothing, so it is counted as filtered instead of quarantined as a clash."""
@@ -74,13 +89,13 @@ points_2024 = Loader(
     name="odds_api_points_csv", family=FAMILY, table=POINTS_TABLE,
     description="The Odds API points lines, one row per event, book, player and line (2024 layout)",
     signature=frozenset({"game_date_et", "home_nba", "away_nba", "bookmaker", "player", "line",
-                         "is_main_line", "market_last_update"}),
-    optional=frozenset({"commence_time", "event_id"}),
+                         "is_main_line"}),
+    optional=frozenset({"commence_time", "event_id", "market_last_update"}),
     columns={
         "game_date": Date("game_date_et", required=True),
         "event_id": Text("event_id"),
         "commence_time": Timestamp("commence_time"),          # empty for the oldest snapshot
-        "snapshot_at": Timestamp("market_last_update", required=True),
+        "_market_update": Timestamp("market_last_update"),
         "bookmaker": Text("bookmaker", required=True, pre=BOOKMAKER),
         "away_team_abbr": Team("away_nba", required=True),
         "home_team_abbr": Team("home_nba", required=True),
@@ -88,7 +103,8 @@ points_2024 = Loader(
         "is_main_line": Bool("is_main_line"),                 # BetRivers/Unibet post ladders
         **_line_columns("player", "over_odds", "under_odds"),
     },
-    derived={"game_id": game_id("game_date"), "player_lookup": LOOKUP},
+    derived={"game_id": game_id("game_date"), "player_lookup": LOOKUP,
+             **snapshot_or_slate("_market_update", date_col="game_date")},
 )
 
 
@@ -145,11 +161,13 @@ snapshot_markets = Loader(
 threes = Loader(
     name="odds_api_threes_csv", family=FAMILY, table=PROPS_TABLE,
     description="The Odds API threes-made lines, one snapshot per slate",
-    signature=frozenset({"slate_date", "player", "game", "game_time", "market", "line", "bookmaker",
-                         "market_last_update"}),
+    signature=frozenset({"slate_date", "player", "game", "game_time", "market", "line", "bookmaker"}),
+    optional=frozenset({"market_last_update", "bookmaker_last_update"}),
     columns={
+        "_slate_date": Date("slate_date", required=True),
         "commence_time": Timestamp("game_time", required=True),
-        "snapshot_at": Timestamp("market_last_update", required=True),
+        "_market_update": Timestamp("market_last_update"),
+        "_book_update": Timestamp("bookmaker_last_update"),
         "market": Text("market", required=True),
         "bookmaker": Text("bookmaker", required=True, pre=BOOKMAKER),
         "away_team_abbr": Team("game", required=True, pre=AWAY_OF_GAME),
@@ -160,7 +178,8 @@ threes = Loader(
     derived={"game_date": _SNAPSHOT_DATE, "game_id": game_id(_SNAPSHOT_DATE), "player_lookup": LOOKUP,
              # The player_threes market holds one line per book and player (alternates are a
              # separate market the file does not have), so every row is the main line.
-             "is_main_line": "true"},
+             "is_main_line": "true",
+             **snapshot_or_slate("_market_update", "_book_update", date_col="_slate_date")},
 )
 
 
