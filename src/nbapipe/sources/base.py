@@ -301,7 +301,10 @@ def read_head(path: Path, size: int = 64 * 1024) -> str:
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
     except UnicodeDecodeError as e:
-        raise IngestError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
+        with (gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as raw:
+            data = raw.read(size * 4 + 8)
+        problem = _not_utf8(data) if data else "not UTF-8 text"
+        raise IngestError(path, problem) from e
 
 
 def csv_header(head: str) -> list[str] | None:
