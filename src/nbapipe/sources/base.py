@@ -365,14 +365,14 @@ def _parse_counted(path: Path, data: bytes, header: list[str],
     lines = _LineIndex(data)
     data_rows = lines.data_rows()
     bad = lines.locate([t for t, _ in ragged])
-    for (text, fields), idx in zip(ragged, bad):
-        unparsed.append((None if idx is None else idx + 1,
-                         f"ragged row: {fields} field(s) where the header has {len(header)}", text))
     rows = np.setdiff1d(data_rows, np.array([i for i in bad if i is not None], np.int64))
-    n_data = len(data_rows) + sum(1 for u in unparsed if u[1].startswith("unbalanced quote"))
-    if len(rows) == table.num_rows:
+    if len(rows) == table.num_rows and None not in bad:
+        for (text, fields), idx in zip(ragged, bad):
+            unparsed.append((idx + 1, f"ragged row: {fields} field(s) where the header has {len(header)}", text))
         table = table.append_column("__line", pa.array(rows + 1, pa.int64()))
+        n_data = len(data_rows) + sum(1 for u in unparsed if u[1].startswith("unbalanced quote"))
         return CsvRecords(table, sorted(unparsed, key=lambda u: u[0] or 0), n_data)
+    # A "ragged row" that is no line of the file spans lines: a quote opened and not closed.
     odd = [i for i in lines.odd_quote_lines() if i > 0]
     if not odd or any(u[1].startswith("unbalanced quote") for u in unparsed):
         raise IngestError(path, f"the CSV parser read {table.num_rows:,} records from {len(rows):,} "
