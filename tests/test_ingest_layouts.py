@@ -170,3 +170,25 @@ def test_report_has_rows_read_loaded_and_quarantined_per_rule(tmp_path):
     assert (l["rows_read"], l["loaded"], l["quarantined"]) == (9, 7, 2)
     assert l["rules"] == {"text in number column line": {"quarantined": 1, "corrected": 0},
                           "ragged row": {"quarantined": 1, "corrected": 0}}
+
+
+def test_a_market_column_in_the_2024_layout_routes_other_markets_to_all_markets(wh, tmp_path):
+    """The 2024 points layout exported with a `market` column and Odds-API names: points rows
+    load as points lines, assists and rebounds as all-markets lines (never as points)."""
+    header = (POINTS_2024_HEADER.replace("event_id", "odds_api_event_id").replace("over_odds", "over_price")
+              .replace("under_odds", "under_price") + ",market")
+    snap = "2024-03-01T01:00:00Z"
+    body = [P24.format(book="betmgm", player="Anthony Davis", line=25.5, over=-110, under=-120, snap=snap)
+            + ",player_points",
+            P24.format(book="betmgm", player="Anthony Davis", line=3.5, over=-130, under=100, snap=snap)
+            + ",player_assists",
+            P24.format(book="betmgm", player="Anthony Davis", line=12.5, over=-115, under=-115, snap=snap)
+            + ",player_rebounds"]
+    [o] = ingest(wh, [write(tmp_path / "export.csv", header, body)])
+    assert o.status == "loaded", o.message
+    assert {l.loader: (l.loaded, l.filtered) for l in o.loaders} == {
+        "odds_api_points_csv": (1, 2), "odds_api_markets_csv": (2, 1)}
+    assert rows(wh, "SELECT points_line, over_price, event_id FROM nba_raw.odds_api_player_points_props") == [
+        (25.5, -110.0, "ev9")]
+    assert rows(wh, "SELECT market, line, under_price FROM nba_raw.odds_api_player_props ORDER BY 1") == [
+        ("player_assists", 3.5, 100.0), ("player_rebounds", 12.5, -115.0)]

@@ -256,6 +256,15 @@ def long_layout(f: CsvFile) -> bytes:
     return gz(CsvFile([f.header[i] for i in keep] + ["side", "american_odds"], rows).text())
 
 
+def with_market_column(f: CsvFile) -> bytes:
+    """The 2024 points file exported with a `market` column and Odds-API names, its first 500
+    lines repeated as assists lines: the points rows must load as before, the assists rows into
+    the all-markets table, none as points."""
+    g = CsvFile([EXPORT_NAMES.get(c, c) for c in f.header] + ["market"],
+                [r + ["player_points"] for r in f.rows] + [r + ["player_assists"] for r in f.rows[:500]])
+    return gz(g.text())
+
+
 EXPORT_NAMES = {"event_id": "odds_api_event_id", "over_odds": "over_price", "under_odds": "under_price",
                 "game_time": "commence_time"}
 
@@ -284,6 +293,7 @@ class Case:
     subprocess: bool = False             # run `nbapipe ingest` as a separate process
     needs_identity_keys: bool = False    # heals only with source-identity raw keys (wp-e)
     imputed: bool = False                # every snapshot time stands in for a missing one
+    other_rows: dict[str, int] = dataclasses.field(default_factory=dict)   # rows in tables the clean file leaves empty
 
 
 def _ds(*d: str) -> frozenset[str]:
@@ -335,6 +345,8 @@ CASES = [
          0, "", same_except=("snapshot_at", "snapshot_imputed"), imputed=True, needs_identity_keys=True),
     Case("long_layout", "points_2024", long_layout, 0, ""),
     Case("odds_api_export_with_market_column", "all_markets", odds_api_export, 0, ""),
+    Case("points_2024_with_market_column", "points_2024", with_market_column, 0, "",
+         other_rows={PROPS_TABLE: 500}),
 ]
 
 
@@ -504,6 +516,8 @@ def test_mutation(corpus, case, tmp_path):
                        "OR source_file NOT LIKE '%" + src.name + "'") == 0
     for t in src.tables:
         assert differing_dates(clean, home, t, case.same_except) == set(case.dates), t
+    for t, n in case.other_rows.items():
+        assert count(home, f"SELECT count(*) FROM {t}") - count(clean, f"SELECT count(*) FROM {t}") == n, t
     if case.imputed:
         assert count(home, f"SELECT count(*) FROM {table} WHERE NOT snapshot_imputed") == 0
         assert count(home, f"SELECT count(*) FROM {table} WHERE snapshot_at > commence_time") == 0

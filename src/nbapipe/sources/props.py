@@ -85,13 +85,16 @@ def _line_columns(player: str, over: str, under: str) -> dict:
 
 # --- The Odds API, points 2024 -----------------------------------------------------------------
 
-points_2024 = Loader(
-    name="odds_api_points_csv", family=FAMILY, table=POINTS_TABLE,
-    description="The Odds API points lines, one row per event, book, player and line (2024 layout)",
-    signature=frozenset({"game_date_et", "home_nba", "away_nba", "bookmaker", "player", "line",
-                         "is_main_line"}),
-    optional=frozenset({"commence_time", "event_id", "market_last_update"}),
-    columns={
+POINTS_2024_SIGNATURE = frozenset({"game_date_et", "home_nba", "away_nba", "bookmaker", "player", "line",
+                                   "is_main_line"})
+# A `market` column, when the file has one, routes its rows: points to the points table, every
+# other market to the all-markets table (odds_api_markets_csv).
+POINTS_MARKETS = ("player_points", "points")
+_IS_POINTS = f"lower(_market) IN {POINTS_MARKETS}"
+
+
+def _points_2024_columns(line_col: str) -> dict:
+    return {
         "game_date": Date("game_date_et", required=True),
         "event_id": Text("event_id"),
         "commence_time": Timestamp("commence_time"),          # empty for the oldest snapshot
@@ -99,12 +102,35 @@ points_2024 = Loader(
         "bookmaker": Text("bookmaker", required=True, pre=BOOKMAKER),
         "away_team_abbr": Team("away_nba", required=True),
         "home_team_abbr": Team("home_nba", required=True),
-        "points_line": Num("line", required=True, minimum=0),
+        line_col: Num("line", required=True, minimum=0),
         "is_main_line": Bool("is_main_line"),                 # BetRivers/Unibet post ladders
+        "_market": Text("market"),
         **_line_columns("player", "over_odds", "under_odds"),
-    },
-    derived={"game_id": game_id("game_date"), "player_lookup": LOOKUP,
-             **snapshot_or_slate("_market_update", date_col="game_date")},
+    }
+
+
+_POINTS_2024_DERIVED = {"game_id": game_id("game_date"), "player_lookup": LOOKUP,
+                        **snapshot_or_slate("_market_update", date_col="game_date")}
+
+points_2024 = Loader(
+    name="odds_api_points_csv", family=FAMILY, table=POINTS_TABLE,
+    description="The Odds API points lines, one row per event, book, player and line (2024 layout)",
+    signature=POINTS_2024_SIGNATURE,
+    optional=frozenset({"commence_time", "event_id", "market_last_update", "market"}),
+    columns=_points_2024_columns("points_line"),
+    derived=_POINTS_2024_DERIVED,
+    where=f"_market IS NULL OR {_IS_POINTS}",
+)
+
+markets_2024 = Loader(
+    name="odds_api_markets_csv", family=FAMILY, table=PROPS_TABLE,
+    description="The 2024 layout with a market column: every market except points",
+    signature=POINTS_2024_SIGNATURE | {"market"},
+    optional=frozenset({"commence_time", "event_id", "market_last_update"}),
+    columns={**_points_2024_columns("line"), "_market": Text("market", required=True)},
+    derived={**_POINTS_2024_DERIVED, "market": "_market"},
+    # A row without a market is the points loader's (a points-only file has no market column).
+    where=f"_market IS NOT NULL AND NOT {_IS_POINTS}",
 )
 
 
@@ -293,4 +319,4 @@ betfinder = Loader(
     where="_market = 'points_ou'",
 )
 
-LOADERS = [points_2024, snapshot_points, snapshot_markets, threes, pra, betfinder]
+LOADERS = [points_2024, markets_2024, snapshot_points, snapshot_markets, threes, pra, betfinder]
