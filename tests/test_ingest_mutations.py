@@ -67,6 +67,11 @@ class CsvFile:
             rows = [r for r in reader if keep(dict(zip(header, r)))]
         return cls(header, rows)
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "CsvFile":
+        rows = list(csv.reader(io.StringIO(gzip.decompress(data).decode(), newline="")))
+        return cls(rows[0], rows[1:])
+
     def col(self, name: str) -> int:
         return self.header.index(name)
 
@@ -341,7 +346,7 @@ CASES = [
          same_except=("snapshot_at", "snapshot_imputed"), needs_identity_keys=True),
     Case("empty_snapshot_times_both", "threes",
          lambda f: set_cells("bookmaker_last_update", "", every_row)(
-             CsvFile.read_bytes(set_cells("market_last_update", "", every_row)(f))),
+             CsvFile.from_bytes(set_cells("market_last_update", "", every_row)(f))),
          0, "", same_except=("snapshot_at", "snapshot_imputed"), imputed=True, needs_identity_keys=True),
     Case("long_layout", "points_2024", long_layout, 0, ""),
     Case("odds_api_export_with_market_column", "all_markets", odds_api_export, 0, ""),
@@ -349,13 +354,6 @@ CASES = [
          other_rows={PROPS_TABLE: 500}),
 ]
 
-
-def _read_bytes(data: bytes) -> CsvFile:
-    rows = list(csv.reader(io.StringIO(gzip.decompress(data).decode(), newline="")))
-    return CsvFile(rows[0], rows[1:])
-
-
-CsvFile.read_bytes = staticmethod(_read_bytes)
 
 
 # --- homes ---------------------------------------------------------------------------------------
