@@ -21,6 +21,7 @@ def ingest(ctx: typer.Context,
            data: Optional[Path] = typer.Option(None, "--data", help="Data folder [env NBAPIPE_DATA, default ../shared/nba-data]"),
            fmt: Optional[str] = typer.Option(None, "--format", help="Load FILE as this format (a loader name) instead of recognising it."),
            force: bool = typer.Option(False, "--force", help="Reload files already ingested with identical content."),
+           accept_partial: bool = typer.Option(False, "--accept-partial", help="Load the good rows of a file even when it loads none or quarantines more than half its rows (refused otherwise)."),
            skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no Phase 2 completion events (bulk historical loads)."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="List every file, not only problems.")):
@@ -48,7 +49,7 @@ def ingest(ctx: typer.Context,
             loader_by_name(fmt)
         except KeyError as e:
             fail(str(e.args[0]))
-    summary = _run_ingest_with_progress(ws, inputs, fmt, force, quiet=as_json, verbose=verbose)
+    summary = _run_ingest_with_progress(ws, inputs, fmt, force, accept_partial, quiet=as_json, verbose=verbose)
     if not skip_downstream_trigger:
         _publish_phase2(ws, summary)
     if as_json:
@@ -67,7 +68,8 @@ def _publish_phase2(ws: Workspace, summary) -> None:
     publish_phase2_completions(ws, summary)
 
 
-def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, verbose: bool):
+def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, accept_partial: bool, quiet: bool,
+                              verbose: bool):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from nbapipe.sources.ingest import run_ingest
     show = not quiet and err.is_terminal
@@ -77,28 +79,40 @@ def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, ve
 
     def on_file(o):
         progress.update(task, advance=1, description=Path(o.path).name)
-        if not quiet and not show and (verbose or o.status in ("refused",)):
+        if not quiet and not show and verbose:
             err.print(f"{o.status:12} {o.path} {o.message}")
 
     from nbapipe import cancel
     with progress, cancel.on_signals():      # SIGINT/SIGTERM: exit 130/143, loaded files kept
         task = progress.add_task("", total=None)
-        return run_ingest(ws, inputs, fmt=fmt, force=force, on_file=on_file, on_wait=lease_waiting)
+        return run_ingest(ws, inputs, fmt=fmt, force=force, accept_partial=accept_partial, on_file=on_file,
+                          on_wait=lease_waiting)
+
+
+_COUNTS = ("read", "loaded", "new", "updated", "same", "filtered", "corrected", "quarantined", "s")
 
 
 def _print_ingest_summary(summary, verbose: bool) -> None:
+    """One row per file and loader (rows read, loaded, corrected, quarantined), then one
+    indented row per rule that corrected or quarantined rows."""
     t = Table(title="files", show_lines=False)
-    for c in ("status", "file", "loader", "read", "new", "updated", "same", "filtered", "quarantined", "s"):
-        t.add_column(c, justify="right" if c in ("read", "new", "updated", "same", "filtered", "quarantined", "s") else "left")
+    t.add_column("status")
+    t.add_column("file")
+    t.add_column("loader / rule")
+    for c in _COUNTS:
+        t.add_column(c, justify="right")
     for o in summary.outcomes:
         if not verbose and o.status in ("not_data",):
             continue
         name = _short(o.path)
         if not o.loaders:
-            t.add_row(_status_style(o.status), name, o.message, "", "", "", "", "", "", f"{o.seconds:.2f}")
+            t.add_row(_status_style(o.status), name, o.message, *[""] * (len(_COUNTS) - 1), f"{o.seconds:.2f}")
         for l in o.loaders:
-            t.add_row(_status_style(o.status), name, l.loader, str(l.rows_read), str(l.inserted),
-                      str(l.updated), str(l.unchanged), str(l.filtered), str(l.quarantined), f"{o.seconds:.2f}")
+            t.add_row(_status_style(o.status), name, l.loader, *[f"{n:,}" for n in (
+                l.rows_read, l.loaded, l.inserted, l.updated, l.unchanged, l.filtered, l.corrected,
+                l.quarantined)], f"{o.seconds:.2f}")
+            for rule, n in sorted(l.rules.items()):
+                t.add_row("", "", f"  {rule}", *[""] * 6, _n(n.get("corrected")), _n(n.get("quarantined")), "")
     out.print(t)
     tt = Table(title="tables")
     tt.add_column("table")
@@ -110,8 +124,15 @@ def _print_ingest_summary(summary, verbose: bool) -> None:
     out.print(f"ingested in {summary.seconds:.1f}s; players {summary.reference.get('players')}, "
               f"unresolved names {summary.reference.get('unresolved_names')}; "
               f"quarantined rows {q} (see nba_raw.quarantine)")
+    for o in summary.outcomes:
+        if o.status == "unrecognised":
+            err.print(f"[yellow]skipped[/] {o.path}: {o.message}")
     for o in summary.refused:
         err.print(f"[bold red]refused[/] {o.path}: {o.message}")
+
+
+def _n(v) -> str:
+    return f"{v:,}" if v else ""
 
 
 def _short(path: str) -> str:
