@@ -235,9 +235,14 @@ class Loader:
             scope = (f"(t.source_file = ? OR (t.{game} IN (SELECT {game} FROM _good) AND t.source_file IN "
                      f"(SELECT source_file FROM nba_raw.ingested_files WHERE loader = ?)))")
             params = [self.family, str(path), self.name]
-        return wh.scalar(f"""
+        removed = wh.scalar(f"""
             DELETE FROM {self.table} t WHERE t.data_source = ? AND {scope}
               AND NOT EXISTS (SELECT 1 FROM _good g WHERE {match})""", params) or 0
+        if replace_games:     # the file now owns its rows, also those another file had identical
+            wh.execute(f"UPDATE {self.table} t SET source_file = ? FROM _good g WHERE {match} "
+                       f"AND t.data_source = ? AND t.source_file IS DISTINCT FROM ?",
+                       [str(path), self.family, str(path)])
+        return removed
 
 
 def _reason_list(checks: list[tuple[str, str]]) -> str:

@@ -109,6 +109,9 @@ ROW_RULES = (
          "a contradicting row is corrected (recorded in nba_raw.contract_corrections); a team "
          "that is not in the scheduled game is quarantined as team_in_game",
          ("nba_game_id",)),
+    Rule("sides_agree_with_schedule", "row", "quarantine",
+         "a game line's away/home teams are the schedule's (its spread and moneylines depend on the side)",
+         ("away_team_abbr", "home_team_abbr")),
     Rule("team_in_game", "row", "quarantine",
          "the row's team is one of the two teams of the scheduled game (NBA game id)",
          ("nba_game_id", "team_abbr")),
@@ -201,6 +204,14 @@ def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
                     "EXISTS (SELECT 1 FROM _contract_schedule c WHERE c.nba_game_id = _stage2.nba_game_id "
                     "AND _stage2.team_abbr NOT IN (c.home_team_abbr, c.away_team_abbr))",
                     "'team ' || team_abbr || ' did not play scheduled game ' || nba_game_id"))
+    if table in SIDED_VALUES and _has(cols, "away_team_abbr", "home_team_abbr"):
+        on = ("c.nba_game_id = _stage2.nba_game_id" if "nba_game_id" in cols else
+              f"c.game_id = {_REVERSED.format('_stage2.game_id')}")
+        out.append(("sides_agree_with_schedule",
+                    f"EXISTS (SELECT 1 FROM _contract_schedule c WHERE {on} AND "
+                    f"(c.away_team_abbr, c.home_team_abbr) <> (_stage2.away_team_abbr, _stage2.home_team_abbr))",
+                    "'away/home ' || away_team_abbr || '/' || home_team_abbr || ' contradict the schedule "
+                    "(its spread and moneylines would be the other side''s)'"))
     if "game_date" in cols:
         out.append(("not_after_last_game",
                     f"game_date > (SELECT greatest(max(game_date), current_date + {FUTURE_DAYS}) "
@@ -214,8 +225,15 @@ def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+# Game-level rows whose values depend on which side is home (spreads, moneylines): a row
+# whose sides contradict the schedule is quarantined, never corrected (its numbers would
+# then be the wrong side's).
+SIDED_VALUES = frozenset({"nba_raw.odds_api_game_lines"})
+_REVERSED = "split_part({0}, '_', 1) || '_' || split_part({0}, '_', 3) || '_' || split_part({0}, '_', 2)"
+
+
 # What the schedule decides, per stage column: (column, SQL of the schedule's value).
-def _schedule_values(cols: set[str]) -> list[tuple[str, str]]:
+def _schedule_values(cols: set[str], sided: bool = False) -> list[tuple[str, str]]:
     vals = []
     if "game_date" in cols:
         vals.append(("game_date", "c.game_date"))
@@ -226,7 +244,7 @@ def _schedule_values(cols: set[str]) -> list[tuple[str, str]]:
     if _has(cols, "team_abbr", "opponent_team_abbr"):
         vals.append(("opponent_team_abbr",
                      "CASE WHEN s.team_abbr = c.home_team_abbr THEN c.away_team_abbr ELSE c.home_team_abbr END"))
-    if _has(cols, "away_team_abbr", "home_team_abbr"):
+    if _has(cols, "away_team_abbr", "home_team_abbr") and not sided:
         vals += [("away_team_abbr", "c.away_team_abbr"), ("home_team_abbr", "c.home_team_abbr")]
     return vals
 
@@ -234,9 +252,21 @@ def _schedule_values(cols: set[str]) -> list[tuple[str, str]]:
 def correct_to_schedule(wh, table: str, cols: set[str], path: str, sha: str, loader: str) -> int:
     """Rows whose NBA game id is scheduled take the schedule's date, sides and game_id; each
     changed row is recorded. Returns the number of rows corrected."""
-    if "nba_game_id" not in cols or table == "nba_raw.nbac_schedule":
+    if table == "nba_raw.nbac_schedule":
         return 0
-    vals = _schedule_values(cols)
+    if "nba_game_id" in cols:
+        on = "c.nba_game_id = s.nba_game_id"
+    elif "game_id" in cols:
+        # No NBA id: a game whose sides are the reverse of a scheduled game's on the same date
+        # (a neutral-site game written from the other side) takes the schedule's sides.
+        on = (f"c.game_id = {_REVERSED.format('s.game_id')} AND s.game_id NOT IN "
+              f"(SELECT game_id FROM _contract_schedule)")
+    else:
+        return 0
+    sided = table in SIDED_VALUES
+    vals = _schedule_values(cols, sided)
+    if sided and "nba_game_id" not in cols:
+        return 0                          # quarantined by sides_agree_with_schedule instead
     if not vals:
         return 0
     team_ok = "AND s.team_abbr IN (c.home_team_abbr, c.away_team_abbr)" if "team_abbr" in cols else ""
@@ -248,7 +278,7 @@ def correct_to_schedule(wh, table: str, cols: set[str], path: str, sha: str, loa
         CREATE OR REPLACE TEMP TABLE _corrections AS
         SELECT s.__line, concat_ws('; ', {detail}) AS detail,
                {', '.join(f'{v} AS {c}' for c, v in vals)}
-        FROM _stage2 s JOIN _contract_schedule c ON c.nba_game_id = s.nba_game_id
+        FROM _stage2 s JOIN _contract_schedule c ON {on}
         WHERE s.__in_scope AND len(s.__reasons) = 0 {team_ok} AND ({differs})""")
     n = wh.scalar("SELECT count(*) FROM _corrections")
     if n:
@@ -340,3 +370,24 @@ def table_violations(wh, start: dt.date | None = None, end: dt.date | None = Non
         ORDER BY 2, 3, 4, 1"""
     cols = ("rule", "game_date", "game", "team_abbr", "detail")
     return [dict(zip(cols, r)) for r in wh.tuples(sql, params * 4)]
+
+
+RULE_TABLES = {"two_teams_per_game": "nba_raw.nbac_team_boxscore",
+               "player_points_sum_to_team": "nba_raw.nbac_gamebook_player_stats",
+               "five_starters": "nba_raw.nbac_gamebook_player_stats"}
+
+
+def suspect_dates(wh, start: dt.date | None = None, end: dt.date | None = None) -> list[dict]:
+    """The table rules' failures grouped per rule: the suspect dates and a few examples, as
+    `verify` problems ({kind, table, dates, detail})."""
+    by_rule: dict[str, list[dict]] = {}
+    for v in table_violations(wh, start, end):
+        by_rule.setdefault(v["rule"], []).append(v)
+    out = []
+    for rule, vs in by_rule.items():
+        dates = sorted({v["game_date"].isoformat() for v in vs if v["game_date"]})
+        examples = "; ".join(f"{v['game_date']} {v['game']}{' ' + v['team_abbr'] if v['team_abbr'] else ''}: "
+                             f"{v['detail']}" for v in vs[:3])
+        out.append({"kind": "suspect", "table": RULE_TABLES.get(rule, "nba_raw"), "dates": dates,
+                    "detail": f"contract {rule}: {len(vs)} team-game(s) break it ({examples})"})
+    return out
