@@ -250,26 +250,34 @@ def _schedule_values(cols: set[str], sided: bool = False) -> list[tuple[str, str
 
 
 def correct_to_schedule(wh, table: str, cols: set[str], path: str, sha: str, loader: str) -> int:
-    """Rows whose NBA game id is scheduled take the schedule's date, sides and game_id; each
-    changed row is recorded. Returns the number of rows corrected."""
+    """Rows of a scheduled game take the schedule's date, sides and game_id; each changed row
+    is recorded. The game is found by its NBA id; a row without one (or whose id the source
+    did not give) whose sides are the reverse of a scheduled game's on the same date (a
+    neutral-site game written from the other side) is matched by that game_id. Returns the
+    number of rows corrected."""
     if table == "nba_raw.nbac_schedule":
-        return 0
-    if "nba_game_id" in cols:
-        on = "c.nba_game_id = s.nba_game_id"
-    elif "game_id" in cols:
-        # No NBA id: a game whose sides are the reverse of a scheduled game's on the same date
-        # (a neutral-site game written from the other side) takes the schedule's sides.
-        on = (f"c.game_id = {_REVERSED.format('s.game_id')} AND s.game_id NOT IN "
-              f"(SELECT game_id FROM _contract_schedule)")
-    else:
         return 0
     sided = table in SIDED_VALUES
     vals = _schedule_values(cols, sided)
-    if sided and "nba_game_id" not in cols:
-        return 0                          # quarantined by sides_agree_with_schedule instead
     if not vals:
         return 0
+    n = 0
+    if "nba_game_id" in cols:
+        n += _correct(wh, table, cols, vals, "c.nba_game_id = s.nba_game_id", path, sha, loader)
+    if "game_id" in cols and not sided:
+        reversed_vals = vals + ([("nba_game_id", "c.nba_game_id")] if "nba_game_id" in cols else [])
+        on = (f"c.game_id = {_REVERSED.format('s.game_id')} AND s.game_id NOT IN "
+              f"(SELECT game_id FROM _contract_schedule)"
+              + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else ""))
+        n += _correct(wh, table, cols, reversed_vals, on, path, sha, loader)
+    return n
+
+
+def _correct(wh, table: str, cols: set[str], vals: list[tuple[str, str]], on: str, path: str, sha: str,
+             loader: str) -> int:
     team_ok = "AND s.team_abbr IN (c.home_team_abbr, c.away_team_abbr)" if "team_abbr" in cols else ""
+    if table in SIDED_VALUES:   # only the date: sides that contradict are quarantined instead
+        team_ok += " AND s.away_team_abbr = c.away_team_abbr AND s.home_team_abbr = c.home_team_abbr"
     differs = " OR ".join(f"s.{c} IS DISTINCT FROM {v}" for c, v in vals)
     detail = ", ".join(
         f"CASE WHEN s.{c} IS DISTINCT FROM {v} THEN '{c} ' || coalesce(CAST(s.{c} AS VARCHAR), 'NULL') "
