@@ -458,8 +458,8 @@ def test_table_rules_mark_the_date_suspect_in_checks_and_verify(real_home, tmp_p
         wh.execute("UPDATE nba_raw.nbac_team_boxscore SET points = points + 1 "
                    "WHERE nba_game_id = '0022100100' AND home_away = 'home'")
         wh.execute("UPDATE nba_raw.nbac_gamebook_player_stats SET starter_flag = false "
-                   "WHERE bbref_player_id = (SELECT min(bbref_player_id) FROM nba_raw.nbac_gamebook_player_stats "
-                   "WHERE nba_game_id = '0022100200' AND starter_flag)")
+                   "WHERE nba_game_id = '0022100200' AND bbref_player_id = (SELECT min(bbref_player_id) "
+                   "FROM nba_raw.nbac_gamebook_player_stats WHERE nba_game_id = '0022100200' AND starter_flag)")
         day1, day2 = (wh.scalar("SELECT min(game_date) FROM nba_raw.nbac_schedule WHERE nba_game_id = ?", [g])
                       for g in ("0022100100", "0022100200"))
     ws = Workspace.at(home)

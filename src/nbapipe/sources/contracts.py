@@ -377,7 +377,7 @@ def table_violations(wh, start: dt.date | None = None, end: dt.date | None = Non
         SELECT * FROM teams UNION ALL SELECT * FROM sums UNION ALL SELECT * FROM starters
         ORDER BY 2, 3, 4, 1"""
     cols = ("rule", "game_date", "game", "team_abbr", "detail")
-    return [dict(zip(cols, r)) for r in wh.tuples(sql, params * 4)]
+    return [dict(zip(cols, r)) for r in wh.tuples(sql, params * 3)]   # `where` is used three times
 
 
 RULE_TABLES = {"two_teams_per_game": "nba_raw.nbac_team_boxscore",
