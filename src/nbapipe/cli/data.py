@@ -115,12 +115,28 @@ def _print_ingest_summary(summary, verbose: bool) -> None:
     for name, n in summary.tables.items():
         tt.add_row(name, f"{n:,}")
     out.print(tt)
+    _print_rule_counts(summary)
     q = summary.as_dict()["quarantined"]
     out.print(f"ingested in {summary.seconds:.1f}s; players {summary.reference.get('players')}, "
               f"unresolved names {summary.reference.get('unresolved_names')}; "
               f"quarantined rows {q} (see nba_raw.quarantine)")
     for o in summary.refused:
         err.print(f"[bold red]refused[/] {o.path}: {o.message}")
+
+
+def _print_rule_counts(summary) -> None:
+    """Rows the ingest contracts quarantined, corrected or skipped, per rule (all files)."""
+    totals: dict[str, dict[str, int]] = {}
+    for o in summary.outcomes:
+        for l in o.loaders:
+            for rule, counts in l.rules.items():
+                for what, n in counts.items():
+                    totals.setdefault(rule, {}).setdefault(what, 0)
+                    totals[rule][what] += n
+    if totals:
+        out.print("contract rules: " + "; ".join(
+            f"{rule} " + ", ".join(f"{n} {what}" for what, n in sorted(c.items())) for rule, c in sorted(totals.items()))
+            + " (`nbapipe quarantine list`)")
 
 
 def _short(path: str) -> str:

@@ -92,7 +92,7 @@ class Rule:
 
 
 TRICODES = tuple(t["team_abbr"] for t in ids.teams())
-_TRICODES_SQL = ", ".join(f"'{t}'" for t in TRICODES)
+_TRICODES_RE = "|".join(TRICODES)
 
 ROW_RULES = (
     Rule("nba_game_id_well_formed", "row", "quarantine",
@@ -175,8 +175,11 @@ def _has(cols: set[str], *names: str) -> bool:
 def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
     """(rule, condition that breaks it, reason SQL) for a stage with columns `cols`."""
     out: list[tuple[str, str, str]] = []
+    # Written for speed (they run on every row of every file): one regular expression for
+    # the game_id's shape and tricodes, integer arithmetic for its date. nba_game_id comes
+    # from NbaGameId (digits, zero-padded), so its length and type digit are what can be wrong.
     if "nba_game_id" in cols:
-        cond = (f"NOT regexp_matches(nba_game_id, '^[0-9]{{10}}$') OR substr(nba_game_id, 3, 1) "
+        cond = (f"length(nba_game_id) <> 10 OR substr(nba_game_id, 3, 1) "
                 f"NOT IN ({', '.join(repr(k) for k in ids.GAME_TYPES)})")
         if "game_type" in cols:
             cond += f" OR (game_type IS NOT NULL AND game_type <> {ids.game_type_sql('nba_game_id')})"
@@ -185,12 +188,11 @@ def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
                     "|| coalesce(game_type, '?')" if "game_type" in cols else
                     "'NBA game id ' || nba_game_id || ' is malformed'"))
     if "game_id" in cols:
-        date_part = " OR split_part(game_id, '_', 1) <> strftime(game_date, '%Y%m%d')" if "game_date" in cols else ""
+        date_part = (" OR TRY_CAST(left(game_id, 8) AS INTEGER) <> "
+                     "year(game_date) * 10000 + month(game_date) * 100 + day(game_date)") if "game_date" in cols else ""
         out.append(("game_id_well_formed",
-                    f"NOT regexp_matches(game_id, '^[0-9]{{8}}_[A-Z]{{3}}_[A-Z]{{3}}$') "
-                    f"OR split_part(game_id, '_', 2) NOT IN ({_TRICODES_SQL}) "
-                    f"OR split_part(game_id, '_', 3) NOT IN ({_TRICODES_SQL}) "
-                    f"OR split_part(game_id, '_', 2) = split_part(game_id, '_', 3){date_part}",
+                    f"NOT regexp_matches(game_id, '^[0-9]{{8}}_({_TRICODES_RE})_({_TRICODES_RE})$') "
+                    f"OR substr(game_id, 10, 3) = substr(game_id, 14, 3){date_part}",
                     "'game id ' || game_id || ' is not YYYYMMDD_AWAY_HOME with two different NBA teams'"
                     + (" || ' dated ' || CAST(game_date AS VARCHAR)" if date_part else "")))
     if _has(cols, "team_abbr", "opponent_team_abbr"):
@@ -200,22 +202,16 @@ def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
         out.append(("teams_distinct", "away_team_abbr = home_team_abbr",
                     "'away and home team are both ' || home_team_abbr"))
     if _has(cols, "nba_game_id", "team_abbr") and table != "nba_raw.nbac_schedule":
-        out.append(("team_in_game",
-                    "EXISTS (SELECT 1 FROM _contract_schedule c WHERE c.nba_game_id = _stage2.nba_game_id "
-                    "AND _stage2.team_abbr NOT IN (c.home_team_abbr, c.away_team_abbr))",
+        out.append(("team_in_game", "_c_home IS NOT NULL AND team_abbr NOT IN (_c_home, _c_away)",
                     "'team ' || team_abbr || ' did not play scheduled game ' || nba_game_id"))
     if table in SIDED_VALUES and _has(cols, "away_team_abbr", "home_team_abbr"):
-        on = ("c.nba_game_id = _stage2.nba_game_id" if "nba_game_id" in cols else
-              f"c.game_id = {_REVERSED.format('_stage2.game_id')}")
         out.append(("sides_agree_with_schedule",
-                    f"EXISTS (SELECT 1 FROM _contract_schedule c WHERE {on} AND "
-                    f"(c.away_team_abbr, c.home_team_abbr) <> (_stage2.away_team_abbr, _stage2.home_team_abbr))",
+                    "_cs_home IS NOT NULL AND (_cs_away <> away_team_abbr OR _cs_home <> home_team_abbr)",
                     "'away/home ' || away_team_abbr || '/' || home_team_abbr || ' contradict the schedule "
                     "(its spread and moneylines would be the other side''s)'"))
     if "game_date" in cols:
         out.append(("not_after_last_game",
-                    f"game_date > (SELECT greatest(max(game_date), current_date + {FUTURE_DAYS}) "
-                    f"FROM _contract_schedule) OR game_date < DATE '{FIRST_SEASON_DAY}'",
+                    f"game_date > _last_day OR game_date < DATE '{FIRST_SEASON_DAY}'",
                     "'game date ' || CAST(game_date AS VARCHAR) || ' is after the last scheduled game "
                     "and in the future (or before the league began)'"))
     for col, (lo, hi) in LIMITS.get(table, {}).items():
@@ -230,6 +226,22 @@ def row_checks(table: str, cols: set[str]) -> list[tuple[str, str, str]]:
 # then be the wrong side's).
 SIDED_VALUES = frozenset({"nba_raw.odds_api_game_lines"})
 _REVERSED = "split_part({0}, '_', 1) || '_' || split_part({0}, '_', 3) || '_' || split_part({0}, '_', 2)"
+
+
+def check_joins(table: str, cols: set[str]) -> str:
+    """The schedule columns the row checks read, joined to `_stage2 s` once (a correlated
+    subquery per rule would scan the schedule per row)."""
+    j = (f" CROSS JOIN (SELECT greatest(max(game_date), current_date + {FUTURE_DAYS}) AS _last_day "
+         f"FROM _contract_schedule) _lim")
+    if _has(cols, "nba_game_id", "team_abbr") and table != "nba_raw.nbac_schedule":
+        j += (" LEFT JOIN (SELECT nba_game_id AS _c_id, home_team_abbr AS _c_home, away_team_abbr AS _c_away "
+              "FROM _contract_schedule) _c ON _c._c_id = s.nba_game_id")
+    if table in SIDED_VALUES and _has(cols, "away_team_abbr", "home_team_abbr"):
+        on = ("_cs._cs_id = s.nba_game_id" if "nba_game_id" in cols else
+              f"_cs._cs_game = {_REVERSED.format('s.game_id')}")
+        j += (" LEFT JOIN (SELECT nba_game_id AS _cs_id, game_id AS _cs_game, home_team_abbr AS _cs_home, "
+              f"away_team_abbr AS _cs_away FROM _contract_schedule) _cs ON {on}")
+    return j
 
 
 # What the schedule decides, per stage column: (column, SQL of the schedule's value).
@@ -331,8 +343,14 @@ def apply_row_rules(wh, table: str, cols: set[str], path: str, sha: str, loader:
     if checks:
         items = ", ".join(f"CASE WHEN coalesce({c}, false) THEN '{rule}: ' || coalesce({reason}, '?') END"
                           for rule, c, reason in checks)
-        wh.execute(f"UPDATE _stage2 SET __reasons = list_filter([{items}], lambda x: x IS NOT NULL) "
-                   f"WHERE __in_scope AND len(__reasons) = 0")
+        # Only the rows that break a rule are rewritten (an UPDATE of every row costs more
+        # than the whole check).
+        broken = " OR ".join(f"coalesce({c}, false)" for _, c, _ in checks)
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _broken AS SELECT s.__line, "
+                   f"list_filter([{items}], lambda x: x IS NOT NULL) AS reasons FROM _stage2 s "
+                   f"{check_joins(table, cols)} WHERE s.__in_scope AND len(s.__reasons) = 0 AND ({broken})")
+        if wh.scalar("SELECT count(*) FROM _broken"):
+            wh.execute("UPDATE _stage2 SET __reasons = b.reasons FROM _broken b WHERE _stage2.__line = b.__line")
         names = {rule for rule, _, _ in checks}
         for rule, n in wh.tuples(
                 "SELECT split_part(__reasons[1], ':', 1), count(*) FROM _stage2 "
