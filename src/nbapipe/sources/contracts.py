@@ -156,13 +156,20 @@ def all_rules() -> list[dict]:
 SCHEDULE_PRIORITY = ("bbref", "nba_api", "nbac")      # as nba_reference.schedule ranks them
 
 
-def prepare_schedule(wh) -> None:
-    """_contract_schedule: one row per NBA game id (best source) plus the last scheduled date,
-    from nba_raw.nbac_schedule as it stands now (schedules load first)."""
+def prepare_schedule(wh, table: str) -> None:
+    """_contract_schedule: one row per NBA game id (best source), from nba_raw.nbac_schedule
+    as it stands now (schedules load first). Built once per connection and again after a
+    schedule loader wrote (or when a rolled-back file took the temp table with it)."""
+    fresh = getattr(wh, "_contract_schedule_fresh", False) and wh.scalar(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_contract_schedule'")
+    wh._contract_schedule_fresh = table != "nba_raw.nbac_schedule"
+    if fresh:
+        return
     rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SCHEDULE_PRIORITY))
     wh.execute(f"""
         CREATE OR REPLACE TEMP TABLE _contract_schedule AS
-        SELECT nba_game_id, game_id, game_date, home_team_abbr, away_team_abbr FROM (
+        SELECT nba_game_id, game_id, game_date, home_team_abbr, away_team_abbr,
+               {_REVERSED.format('game_id')} AS reversed_game_id FROM (
             SELECT *, row_number() OVER (PARTITION BY nba_game_id
                                          ORDER BY CASE data_source {rank} ELSE 99 END, data_source) AS r
             FROM nba_raw.nbac_schedule WHERE nba_game_id IS NOT NULL) WHERE r = 1""")
@@ -237,9 +244,8 @@ def check_joins(table: str, cols: set[str]) -> str:
         j += (" LEFT JOIN (SELECT nba_game_id AS _c_id, home_team_abbr AS _c_home, away_team_abbr AS _c_away "
               "FROM _contract_schedule) _c ON _c._c_id = s.nba_game_id")
     if table in SIDED_VALUES and _has(cols, "away_team_abbr", "home_team_abbr"):
-        on = ("_cs._cs_id = s.nba_game_id" if "nba_game_id" in cols else
-              f"_cs._cs_game = {_REVERSED.format('s.game_id')}")
-        j += (" LEFT JOIN (SELECT nba_game_id AS _cs_id, game_id AS _cs_game, home_team_abbr AS _cs_home, "
+        on = "_cs._cs_id = s.nba_game_id" if "nba_game_id" in cols else "_cs._cs_game = s.game_id"
+        j += (" LEFT JOIN (SELECT nba_game_id AS _cs_id, reversed_game_id AS _cs_game, home_team_abbr AS _cs_home, "
               f"away_team_abbr AS _cs_away FROM _contract_schedule) _cs ON {on}")
     return j
 
@@ -278,9 +284,9 @@ def correct_to_schedule(wh, table: str, cols: set[str], path: str, sha: str, loa
         n += _correct(wh, table, cols, vals, "c.nba_game_id = s.nba_game_id", path, sha, loader)
     if "game_id" in cols and not sided:
         reversed_vals = vals + ([("nba_game_id", "c.nba_game_id")] if "nba_game_id" in cols else [])
-        on = (f"c.game_id = {_REVERSED.format('s.game_id')} AND s.game_id NOT IN "
-              f"(SELECT game_id FROM _contract_schedule)"
-              + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else ""))
+        # (A team plays once a day: a game_id equal to a scheduled game's reversed one is
+        # never itself scheduled.)
+        on = "c.reversed_game_id = s.game_id" + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else "")
         n += _correct(wh, table, cols, reversed_vals, on, path, sha, loader)
     return n
 
@@ -329,7 +335,7 @@ def apply_row_rules(wh, table: str, cols: set[str], path: str, sha: str, loader:
     stats: dict[str, dict[str, int]] = {}
     wh.execute("DELETE FROM nba_raw.contract_corrections WHERE (source_sha256 = ? OR source_file = ?) "
                "AND loader = ?", [sha, path, loader])
-    prepare_schedule(wh)
+    prepare_schedule(wh, table)
     cond = exhibition_condition(cols)
     if cond:
         n = wh.scalar(f"SELECT count(*) FROM _stage2 WHERE __in_scope AND {cond}")
