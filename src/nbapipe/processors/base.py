@@ -139,13 +139,20 @@ EXPECTED_TEAM_ROSTERS = f"""
         got AS (
             SELECT game_id, team_abbr FROM {{out}} WHERE minutes_played > 0
             GROUP BY game_id, team_abbr HAVING count(*) >= {MIN_PLAYED})
-        SELECT w.game_date, count(*), count(g.team_abbr),
-               'team rosters' || CASE WHEN count(g.team_abbr) < count(*) THEN ' (missing: ' ||
-                   array_to_string(list_sort(list(w.team_abbr || ' in ' || w.game_id)
-                                             FILTER (WHERE g.team_abbr IS NULL)), ', ') || ')'
-                   ELSE '' END
-        FROM want w LEFT JOIN got g ON g.game_id = w.game_id AND g.team_abbr = w.team_abbr
-        GROUP BY w.game_date"""
+        SELECT game_date, expected, covered,
+               'team rosters' || CASE
+                   WHEN covered = expected THEN ''
+                   WHEN expected - covered = 1 THEN ' (missing: ' || first_missing || ')'
+                   ELSE ' (missing: ' || first_missing || ', ' || last_missing ||
+                        CASE WHEN expected - covered > 2
+                             THEN ' and ' || CAST(expected - covered - 2 AS VARCHAR) || ' more' ELSE '' END || ')'
+               END
+        FROM (  -- the first and last missing by name: portable (no ordered string aggregate)
+            SELECT w.game_date, count(*) AS expected, count(g.team_abbr) AS covered,
+                   min(CASE WHEN g.team_abbr IS NULL THEN w.team_abbr || ' in ' || w.game_id END) AS first_missing,
+                   max(CASE WHEN g.team_abbr IS NULL THEN w.team_abbr || ' in ' || w.game_id END) AS last_missing
+            FROM want w LEFT JOIN got g ON g.game_id = w.game_id AND g.team_abbr = w.team_abbr
+            GROUP BY w.game_date) x"""
 
 
 def expected_players(slice_column: str = "game_date", min_games_played: int = 0) -> str:
