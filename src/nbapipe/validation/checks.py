@@ -256,13 +256,13 @@ def check_contracts(ctx: Context) -> Result:
     for s in suspects:
         for d in s["dates"]:
             by_season.setdefault(ctx.cal.season_of(dt.date.fromisoformat(d)), set()).add(d)
-    details = [f"{s['detail']} on {_span(s['dates'])}" for s in suspects] + \
-              [f"season {season}: {len(ds)} suspect dates ({_span(sorted(ds))})" for season, ds in sorted(by_season.items())] + \
+    details = [f"{s['detail']} on {date_runs(s['dates'])}" for s in suspects] + \
+              [f"season {season}: {len(ds)} suspect dates ({date_runs(sorted(ds))})" for season, ds in sorted(by_season.items())] + \
               [f"rule {rule}: {q} quarantined, {c} corrected" for rule, (q, c) in sorted(per_rule.items())]
     if suspects:
         dates = sorted({d for s in suspects for d in s["dates"]})
         return Result("ingest contracts", FAIL, f"{len(dates)} suspect dates break a table rule "
-                                                f"({', '.join(s['detail'].split(':')[0][9:] for s in suspects)}): {_span(dates)}",
+                                                f"({', '.join(s['detail'].split(':')[0][9:] for s in suspects)}): {date_runs(dates)}",
                       details)
     rows = sum(q for q, _ in per_rule.values())
     return Result("ingest contracts", PASS, f"table rules hold on every date of {', '.join(ctx.seasons)}; "
