@@ -1,7 +1,8 @@
 """`nbapipe`: the one command-line interface (commands live in the modules of this package).
 
 Exit codes scripts can rely on: 0 ok, 1 problems found (refused files, failed units, verify
-failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only)."""
+failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only), 130 and
+143 stopped by SIGINT and SIGTERM (nothing half done; rerun to resume)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -189,6 +190,7 @@ def registry_order(names) -> list[str]:
 
 
 def main() -> None:
+    from nbapipe.cancel import Cancelled
     from nbapipe.state.postgres import StateStoreUnavailable
     from nbapipe.workspace import WarehouseElsewhere
     try:
@@ -197,6 +199,14 @@ def main() -> None:
     except (StateStoreUnavailable, WarehouseElsewhere) as e:
         err.print(f"[bold red]error:[/] {e}")
         sys.exit(2)
+    except Cancelled as e:
+        sys.exit(stopped(e))
+
+
+def stopped(e) -> int:
+    """A command stopped by SIGINT/SIGTERM (or a lost lease): one line, its exit code (130, 143)."""
+    err.print(f"[bold yellow]{e.line()}[/]", highlight=False)
+    return e.exit_code
 
 
 def _register_commands() -> None:

@@ -90,7 +90,8 @@ def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, ve
         if not quiet and not show and (verbose or o.status in ("refused",)):
             err.print(f"{o.status:12} {o.path} {o.message}")
 
-    with progress:
+    from nbapipe import cancel
+    with progress, cancel.on_signals():      # SIGINT/SIGTERM: exit 130/143, loaded files kept
         task = progress.add_task("", total=None)
         return run_ingest(ws, inputs, fmt=fmt, force=force, on_file=on_file, on_wait=lease_waiting,
                           replace=replace)

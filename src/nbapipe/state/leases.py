@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterator
 
+from nbapipe import cancel
 from nbapipe.config import LEASE_TTL_SECONDS, host_name
 from nbapipe.state.store import StateStore, upsert
 
@@ -150,7 +151,7 @@ def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: floa
                 told = other["holder"]
             if deadline is not None and time.monotonic() > deadline:
                 raise LeaseTimeout(f"lease {name!r} is held by {describe(other)}")
-            time.sleep(poll)
+            cancel.sleep(poll)       # a stop request ends the wait (SIGINT, SIGTERM)
     except BaseException:
         # Timed out or interrupted: stop waiting at once, or others would wait behind us.
         with st.tx() as con:

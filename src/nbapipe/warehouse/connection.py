@@ -8,6 +8,8 @@ from typing import Any, Iterator, Sequence
 
 import duckdb
 
+from nbapipe import cancel
+
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the DuckDB file (DuckDB admits one writer and no reader beside it)."""
@@ -18,13 +20,20 @@ class Warehouse:
         self.con = con
         self.path = path
         self.read_only = read_only
+        # A stop request (Ctrl-C, SIGTERM, a lapsed lease) interrupts the statement in flight.
+        cancel.register(con)
 
     # --- reading -------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> list[tuple]:
         # DuckDB 2 refuses new work on a connection with an undrained result: always drain.
-        cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-        self._description = cur.description
-        return cur.fetchall() if cur.description else []
+        cancel.check()          # an interrupt between statements is otherwise lost
+        try:
+            cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            self._description = cur.description
+            return cur.fetchall() if cur.description else []
+        except Exception:
+            cancel.check()      # the statement was interrupted: the stop, not an error of the SQL
+            raise
 
     def rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
         """Run a query, return a list of dicts (column name -> value)."""
@@ -60,10 +69,13 @@ class Warehouse:
         self.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")    # not self.execute: it refuses after a stop request
+            except duckdb.Error:
+                pass                            # an interrupted statement already aborted it
             raise
-        self.execute("COMMIT")
 
     def replace_slices(self, table: str, slice_col: str, dates: Sequence[dt.date],
                        select_sql: str, params: Sequence[Any] | dict | None = None) -> None:
@@ -85,6 +97,7 @@ class Warehouse:
             f"WHERE {slice_col} IN (SELECT d FROM _slice_dates)", params)
 
     def close(self) -> None:
+        cancel.unregister(self.con)
         self.con.close()
 
 
@@ -111,8 +124,8 @@ def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
 @contextmanager
 def open_warehouse(path: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
     """Open the warehouse file (None: in memory, for tests)."""
-    con = _connect(path, read_only)
+    wh = Warehouse(_connect(path, read_only), path, read_only)
     try:
-        yield Warehouse(con, path, read_only)
+        yield wh
     finally:
-        con.close()
+        wh.close()
