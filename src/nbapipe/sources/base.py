@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from nbapipe import ids
+from nbapipe.sources import contracts
 from nbapipe.sources.columns import Col, q
 from nbapipe.warehouse import Warehouse, table_keys
 
@@ -55,10 +56,12 @@ class LoadResult:
     filtered: int = 0
     quarantined: int = 0
     corrected: int = 0               # rows a contract rule corrected before loading
-    # Rows per rule: {rule: {"quarantined": n, "corrected": m}}. A quarantine rule is the stem
-    # of the row's first reason ("text in number column pts"); contract rules add their names.
-    rules: dict[str, dict[str, int]] = field(default_factory=dict)
+    removed: int = 0                 # rows of an earlier version of the file it replaced
     skipped_unchanged_file: bool = False
+    # Rows per rule: {rule: {"quarantined" | "corrected" | "filtered": n}}. Contract rules
+    # (sources/contracts.py) go by their names; other quarantine reasons by the stem of the
+    # row's first reason ("text in number column pts").
+    rules: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def loaded(self) -> int:
@@ -107,6 +110,12 @@ class Loader:
     def key(self) -> tuple[str, ...]:
         return table_keys()[self.table]
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What identifies this source's row (upsert and in-file duplicates): ids where the
+        source has them, never an attribute it may correct (contracts.IDENTITY)."""
+        return contracts.identity(self.table, self.family, self.key)
+
     def required_sources(self) -> set[str]:
         if self.source_sql:
             return set(self.source_columns)
@@ -117,8 +126,11 @@ class Loader:
 
     # --- the load ------------------------------------------------------------------------
     def load(self, wh: Warehouse, src: pa.Table, path: Path, sha: str,
-             unparsed: list[tuple[int | None, str, str]] = ()) -> LoadResult:
-        """Load `src`; `unparsed` are the file's lines that are not records (quarantined)."""
+             unparsed: list[tuple[int | None, str, str]] = (), replace: bool = False) -> LoadResult:
+        """Load `src`; `unparsed` are the file's lines that are not records (quarantined).
+        `replace`: the file's rows replace, for every game it covers, the rows this loader
+        loaded from any file (`ingest --replace`); without it only the rows an earlier version
+        of the same file left (same path, other content) are replaced."""
         if self.source_sql:
             src = self._reshape(wh, src)
         res = LoadResult(self.name, self.table, rows_read=src.num_rows + len(unparsed))
@@ -128,12 +140,21 @@ class Loader:
         con.register("src", src)
         try:
             self._stage(wh)
+            # Contract rules count their corrections and filters here; their quarantines are
+            # counted with every other reason below, by each row's first reason.
+            for rule, counts in contracts.apply_row_rules(wh, self.table, self.stage_columns(),
+                                                          str(path), sha, self.name).items():
+                for kind, n in counts.items():
+                    if kind != "quarantined":
+                        res.count_rule(rule, kind, n)
+            res.corrected = sum(c.get("corrected", 0) for c in res.rules.values())
             res.filtered = wh.scalar("SELECT count(*) FROM _stage2 WHERE NOT __in_scope")
             self._mark_duplicates(wh)
             res.quarantined = self._quarantine(wh, path, sha)
             res.quarantined += _quarantine_unparsed(wh, self, path, sha, unparsed)
             _count_quarantine_rules(wh, res, unparsed)
             res.inserted, res.updated, res.unchanged = self._upsert(wh, path)
+            res.removed = self._replace(wh, path, replace)
             _check_accounted(path, res)
         finally:
             # In a transaction aborted by a failed statement unregister fails too: never let
@@ -141,6 +162,9 @@ class Loader:
             with contextlib.suppress(duckdb.Error):
                 con.unregister("src")
         return res
+
+    def stage_columns(self) -> set[str]:
+        return set(self.columns) | set(self.derived)
 
     def _reshape(self, wh: Warehouse, src: pa.Table) -> pa.Table:
         wh.con.register("_file", src)
@@ -161,8 +185,9 @@ class Loader:
         derived = "".join(f", {expr} AS {q(name)}" for name, expr in self.derived.items())
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2_raw AS SELECT s1.*{derived}, "
                    f"{_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}")
+        key_cols = dict.fromkeys((*self.identity, *self.key))
         key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
-                      for k in self.key if k not in ("data_source", *self.nullable_key)]
+                      for k in key_cols if k not in ("data_source", *self.nullable_key)]
         scope = f"coalesce({self.where}, true)" if self.where else "true"
         # Report the first failing layer: bad cells, then loader checks, then missing keys.
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2 AS SELECT * EXCLUDE (__more) REPLACE ("
@@ -171,9 +196,15 @@ class Loader:
                    f"{scope} AS __in_scope FROM _stage2_raw")
 
     def _mark_duplicates(self, wh: Warehouse) -> None:
-        keys = ", ".join(q(k) for k in self.key if k != "data_source")
+        # On the source identity (what the upsert matches) and on the table key (unique).
+        self._mark_duplicates_on(wh, self.identity)
+        if set(self.identity) != {k for k in self.key if k != "data_source"}:
+            self._mark_duplicates_on(wh, self.key)
+
+    def _mark_duplicates_on(self, wh: Warehouse, key: tuple[str, ...]) -> None:
+        keys = ", ".join(q(k) for k in key if k != "data_source")
         wh.execute(f"""
-            UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(self.key)} ||
+            UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(key)} ||
                                             ') first seen at line ' || d.__first_line]
             FROM (SELECT __line AS __dup_line, min(__line) OVER (PARTITION BY {keys}) AS __first_line
                   FROM _stage2 WHERE __in_scope AND len(__reasons) = 0) d
@@ -181,8 +212,10 @@ class Loader:
 
     def _quarantine(self, wh: Warehouse, path: Path, sha: str) -> int:
         """The file's bad rows for this loader, replacing those of an earlier load of the same
-        content (a row that loads now, e.g. once its game is in the schedule, leaves)."""
-        wh.execute("DELETE FROM nba_raw.quarantine WHERE source_sha256 = ? AND loader = ?", [sha, self.name])
+        content or of an earlier version of the same file (a row that loads now, e.g. once its
+        game is in the schedule, leaves)."""
+        wh.execute("DELETE FROM nba_raw.quarantine WHERE (source_sha256 = ? OR source_file = ?) AND loader = ?",
+                   [sha, str(path), self.name])
         n = wh.scalar("SELECT count(*) FROM _stage2 WHERE __in_scope AND len(__reasons) > 0")
         if n:
             wh.execute("""
@@ -197,7 +230,7 @@ class Loader:
         table_cols = set(wh.columns(self.table))
         stage_cols = [c for c in list(self.columns) + list(self.derived)
                       if c in table_cols and c not in META_COLUMNS]
-        keys = [k for k in self.key if k != "data_source"]
+        keys = list(self.identity)
         values = [c for c in stage_cols if c not in keys]
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
                    "FROM _stage2 WHERE __in_scope AND len(__reasons) = 0")
@@ -214,6 +247,29 @@ class Loader:
                               [self.family, str(path), self.family]) or 0
         good = wh.scalar("SELECT count(*) FROM _good")
         return inserted, updated, good - inserted - updated
+
+    def _replace(self, wh: Warehouse, path: Path, replace_games: bool) -> int:
+        """Delete this source's rows that the file's new content no longer has: those an
+        earlier version of the same file loaded and, with `replace_games`, those any file of
+        this loader loaded for the games the file covers. After bad-then-corrected ingests
+        the table then holds what a clean ingest of the corrected file gives."""
+        keys = list(self.identity)
+        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys)
+        game = "nba_game_id" if "nba_game_id" in keys else "game_id"
+        scope = "t.source_file = ?"
+        params: list = [self.family, str(path)]
+        if replace_games and game in self.stage_columns():
+            scope = (f"(t.source_file = ? OR (t.{game} IN (SELECT {game} FROM _good) AND t.source_file IN "
+                     f"(SELECT source_file FROM nba_raw.ingested_files WHERE loader = ?)))")
+            params = [self.family, str(path), self.name]
+        removed = wh.scalar(f"""
+            DELETE FROM {self.table} t WHERE t.data_source = ? AND {scope}
+              AND NOT EXISTS (SELECT 1 FROM _good g WHERE {match})""", params) or 0
+        if replace_games:     # the file now owns its rows, also those another file had identical
+            wh.execute(f"UPDATE {self.table} t SET source_file = ? FROM _good g WHERE {match} "
+                       f"AND t.data_source = ? AND t.source_file IS DISTINCT FROM ?",
+                       [str(path), self.family, str(path)])
+        return removed
 
 
 def _quarantine_unparsed(wh: Warehouse, loader: Loader, path: Path, sha: str,

@@ -107,7 +107,7 @@ def walk(root: Path) -> list[Path]:
 
 def ingest(wh: Warehouse, inputs: list[Path], *, fmt: str | None = None, force: bool = False,
            accept_partial: bool = False,
-           on_file: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
+           on_file: Callable[[FileOutcome], None] | None = None, replace: bool = False) -> list[FileOutcome]:
     """Load every recognised file under `inputs`. Refused files leave the warehouse unchanged
     and are reported; they do not stop the others. A file named on its own (not found in a
     folder) that no loader takes is refused: it was asked for."""
@@ -133,7 +133,7 @@ def ingest(wh: Warehouse, inputs: list[Path], *, fmt: str | None = None, force: 
             on_file(o)
     plan.sort(key=lambda r: (min(l.order for l in r.loaders), str(r.path)))
     for r in plan:
-        outcome = load_file(wh, r, force=force, accept_partial=accept_partial)
+        outcome = load_file(wh, r, force=force, accept_partial=accept_partial, replace=replace)
         outcomes.append(outcome)
         if on_file:
             on_file(outcome)
@@ -141,11 +141,11 @@ def ingest(wh: Warehouse, inputs: list[Path], *, fmt: str | None = None, force: 
 
 
 def load_file(wh: Warehouse, r: Recognised, force: bool = False,
-              accept_partial: bool = False) -> FileOutcome:
+              accept_partial: bool = False, replace: bool = False) -> FileOutcome:
     t0 = time.perf_counter()
     path = r.path
     sha = file_sha256(path)
-    todo = [l for l in r.loaders if force or not _already_loaded(wh, sha, l)]
+    todo = [l for l in r.loaders if force or replace or not _already_loaded(wh, sha, l)]
     if not todo:
         return FileOutcome(str(path), "unchanged", [LoadResult(l.name, l.table, skipped_unchanged_file=True)
                                                    for l in r.loaders],
@@ -156,10 +156,11 @@ def load_file(wh: Warehouse, r: Recognised, force: bool = False,
         with wh.transaction():
             for l in todo:
                 table, unparsed = inputs[l.name]
-                res = l.load(wh, table, path, sha, unparsed)
+                res = l.load(wh, table, path, sha, unparsed, replace=replace)
                 results.append(res)
-                wh.execute("DELETE FROM nba_raw.ingested_files WHERE source_sha256 = ? AND loader = ?",
-                           [sha, l.name])
+                # This content's record, and that of an earlier version of the same file.
+                wh.execute("DELETE FROM nba_raw.ingested_files WHERE (source_sha256 = ? OR source_file = ?) "
+                           "AND loader = ?", [sha, str(path), l.name])
                 wh.execute("INSERT INTO nba_raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
                            [str(path), sha, l.name, l.version, res.rows_read, res.inserted, res.updated,
                             res.unchanged, res.filtered, res.quarantined])
@@ -277,7 +278,7 @@ class IngestSummary:
 
 def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = False,
                accept_partial: bool = False, on_file: Callable[[FileOutcome], None] | None = None,
-               on_wait: Callable[[dict], None] | None = None) -> IngestSummary:
+               on_wait: Callable[[dict], None] | None = None, replace: bool = False) -> IngestSummary:
     """Ingest under the warehouse lease, then rebuild nba_reference and the calendar copy."""
     from nbapipe.calendar import build_calendar, copy_to_state
     from nbapipe.config import engine_name, spark_warehouse
@@ -286,7 +287,8 @@ def run_ingest(ws, inputs: list[Path], *, fmt: str | None = None, force: bool = 
     t0 = time.perf_counter()
     with ws.writer("ingest", on_wait=on_wait) as wh:
         since = wh.scalar("SELECT CAST(now() AS TIMESTAMP)")
-        outcomes = ingest(wh, inputs, fmt=fmt, force=force, accept_partial=accept_partial, on_file=on_file)
+        outcomes = ingest(wh, inputs, fmt=fmt, force=force, accept_partial=accept_partial, on_file=on_file,
+                          replace=replace)
         with wh.transaction():
             reference = rebuild_reference(wh)
             build_calendar(wh, ws.settings.bootstrap_days)

@@ -459,3 +459,15 @@ CREATE TABLE IF NOT EXISTS nba_reference.team_code_crosswalk (
     source_file        VARCHAR,
     ingested_at        TIMESTAMP
 );
+
+-- key: source_sha256, loader, line, rule
+CREATE TABLE IF NOT EXISTS nba_raw.contract_corrections (
+    source_file        VARCHAR,
+    source_sha256      VARCHAR,
+    loader             VARCHAR,
+    target_table       VARCHAR,
+    line               INTEGER,     -- as in nba_raw.quarantine
+    rule               VARCHAR,     -- the contract rule that corrected the row (sources/contracts.py)
+    detail             VARCHAR,     -- 'game_date 2023-01-21 -> 2023-01-20; ...'
+    corrected_at       TIMESTAMP
+);
