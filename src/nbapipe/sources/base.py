@@ -70,7 +70,7 @@ class LoadResult:
 
     def count_rule(self, rule: str, kind: str, n: int) -> None:
         if n:
-            counts = self.rules.setdefault(rule, {"quarantined": 0, "corrected": 0})
+            counts = self.rules.setdefault(rule, {})
             counts[kind] = counts.get(kind, 0) + n
 
     def as_dict(self) -> dict:

@@ -208,7 +208,7 @@ def completeness_problem(results: list[LoadResult], accept_partial: bool = False
     waiting = _waiting(results)
     quarantined = sum(r.quarantined for r in results) - waiting
     in_scope = read - sum(r.filtered for r in results) - waiting
-    if accept_partial and loaded + quarantined + waiting:
+    if accept_partial:          # the user takes what loads (a file of only filtered rows too)
         return None
     if loaded == 0 and not quarantined:
         if waiting:
