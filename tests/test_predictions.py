@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from conftest import backfill, backfilled_home, copy_home, read_wh, state_at, table_differences
 from nbapipe import config
+from nbapipe.processors.precompute.ml_feature_store import FEATURE_VERSION
 from nbapipe.processors.predictions import models
 from nbapipe.processors.predictions.evaluation import grade_report, wilson_interval
 from nbapipe.state import ledger, open_state
@@ -124,8 +125,15 @@ def test_real_rows_graded_against_box_scores_and_lines(phase5_wh):
         if rec == "PASS":
             assert r["void_reason"] == "pass" and r["prediction_correct"] is None
         else:
-            assert rec == ("OVER" if pred > line else "UNDER")
+            if system == "moving_average_baseline":
+                assert rec == ("OVER" if pred > line else "UNDER")
+            else:       # by probability: P(side) above the books' break-even by the margin
+                p_side = r["p_over"] if rec == "OVER" else 1 - r["p_over"]
+                assert p_side - r["break_even"] >= config.PICK_MIN_PROBABILITY_MARGIN - 1e-5
             assert r["prediction_correct"] == ((actual > line) if rec == "OVER" else (actual < line))
+            won = (100 / -r["pick_price"] if r["pick_price"] < 0 else r["pick_price"] / 100)
+            assert r["profit"] == (round(won, 6) if r["prediction_correct"] else -1.0)
+        assert r["went_over"] == (1 if actual > line else 0)
     # Both systems saw Tatum well under his 38.
     assert rows[("jaysontatum", "gradient_boosting")]["signed_error"] < -5
 
@@ -174,7 +182,15 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
         window = meta["training_window"]
         assert cutoff == day.replace(day=1) and cutoff <= day
         assert dt.date.fromisoformat(window["last_date"]) < cutoff, (day, window)
-        assert meta["features"] == list(models.MODEL_FEATURES) and meta["feature_version"] == "v1_25features"
+        assert meta["features"] == list(models.MODEL_FEATURES) and meta["feature_version"] == FEATURE_VERSION
+        # Calibrated out of sample on the month before the cutoff, by the previous model
+        # (only the first model of the history has none and says so).
+        cal = meta["calibration"]
+        if cal["source"].startswith("out of sample"):
+            prev = models.previous_cutoff(cutoff)
+            assert f"{models.SYSTEM_ID}/{prev.isoformat()}_" in cal["source"]
+            assert f"{cutoff - dt.timedelta(days=1)}" in cal["source"]
+        assert len(cal["z_quantiles"]) == len(models.Z_LEVELS) and cal["z_quantiles"] == sorted(cal["z_quantiles"])
     march = sidecars[next(v for d, v in used if d == dt.date(2024, 3, 15))]
     assert march["training_window"]["last_date"] == "2024-02-29"   # the day before the cutoff
     assert march["training_window"]["first_date"] < "2023-10-24"   # earlier seasons included
@@ -187,9 +203,10 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
 @pytest.mark.realdata
 def test_deleting_phase3_rows_from_d_on_leaves_d_predictions_unchanged(phase5_home, tmp_path):
     """Delete every Phase 3 row dated after D and every box-score outcome of D itself (D's
-    pre-game context rows stay: schedule, rest and the line are what is known before tip-off),
-    delete the stored models, recompute Phase 4 and 5 for D: D's predictions are identical.
-    Then the control: changing outcomes BEFORE D does move them."""
+    pre-game context rows stay: schedule, rest and the line are what is known before tip-off;
+    so does who is listed and who starts, announced before tip-off: every other column of D's
+    player rows is emptied), delete the stored models, recompute Phase 4 and 5 for D: D's
+    predictions are identical. Then the control: changing outcomes BEFORE D does move them."""
     day = "2024-03-12"
     home = copy_home(phase5_home, tmp_path / "home")
     with open_warehouse(home / "warehouse.duckdb") as wh:
@@ -197,7 +214,13 @@ def test_deleting_phase3_rows_from_d_on_leaves_d_predictions_unchanged(phase5_ho
             wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date > ?", [day])
         for t in ("player_game_summary", "team_offense_game_summary", "team_defense_game_summary"):
             assert wh.scalar(f"SELECT count(*) FROM nba_analytics.{t} WHERE game_date = ?", [day]) > 0
-            wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date = ?", [day])
+            if t != "player_game_summary":
+                wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date = ?", [day])
+        lineup = {"game_date", "game_id", "player_lookup", "team_abbr", "opponent_team_abbr", "season_year",
+                  "starter_flag", "run_id", "processed_at"}
+        outcome = [c for c in wh.columns("nba_analytics.player_game_summary") if c not in lineup]
+        wh.execute("UPDATE nba_analytics.player_game_summary SET "
+                   + ", ".join(f'"{c}" = NULL' for c in outcome) + " WHERE game_date = ?", [day])
     shutil.rmtree(home / "models")
     _rerun_phase4_and_predictions(home, day)
     assert table_differences(home, phase5_home, "nba_predictions.ml_feature_store", f"game_date = '{day}'") == 0
@@ -247,19 +270,39 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
 
 # --- predictions table and evaluation -----------------------------------------------------
 
+# The break-even probability of American odds, in SQL.
+_BE_OVER = "(CASE WHEN over_price > 0 THEN 100 / (over_price + 100) ELSE -over_price / (-over_price + 100) END)"
+_BE_UNDER = "(CASE WHEN under_price > 0 THEN 100 / (under_price + 100) ELSE -under_price / (-under_price + 100) END)"
+
 @pytest.mark.realdata
 def test_predictions_shape(phase5_wh):
     edge, conf = config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE
+    margin = config.PICK_MIN_PROBABILITY_MARGIN
     assert phase5_wh.scalar(f"SELECT count(*) FROM (SELECT game_date, player_lookup, system_id FROM {PREDICTIONS} "
                             "GROUP BY ALL HAVING count(*) > 1)") == 0
-    bad = phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} WHERE
+    base = f"{PREDICTIONS} WHERE system_id = 'moving_average_baseline' AND"
+    bad = phase5_wh.scalar(f"""SELECT count(*) FROM {base} (
         predicted_points < 0 OR confidence < 0 OR confidence > 100
         OR (points_line IS NULL) <> (recommendation IS NULL)
         OR (recommendation IN ('OVER', 'UNDER') AND (abs(edge) < ? OR confidence < ?))
         OR (recommendation = 'PASS' AND abs(edge) >= ? AND confidence >= ? AND edge <> 0)
-        OR (recommendation = 'OVER' AND edge <= 0) OR (recommendation = 'UNDER' AND edge >= 0)""",
+        OR (recommendation = 'OVER' AND edge <= 0) OR (recommendation = 'UNDER' AND edge >= 0))""",
                             [edge, conf, edge, conf])
     assert bad == 0
+    # The model: a distribution (q10 <= median <= q90), P(over) and P(under) on lined rows, and
+    # picks only where the probability clears the books' break-even price by the margin.
+    gb = f"{PREDICTIONS} WHERE system_id = 'gradient_boosting' AND"
+    assert phase5_wh.scalar(f"""SELECT count(*) FROM {gb} (
+        NOT (q10 <= predicted_points AND predicted_points <= q90) OR q10 < 0
+        OR (points_line IS NULL) <> (p_over IS NULL) OR (points_line IS NULL) <> (recommendation IS NULL)
+        OR p_over < 0 OR p_over > 1 OR p_over + p_under > 1.000001
+        OR line_p_over NOT BETWEEN 0.01 AND 0.99
+        OR (recommendation = 'OVER' AND p_over - break_even < ? - 1e-5)
+        OR (recommendation = 'UNDER' AND p_under - break_even < ? - 1e-5)
+        OR (recommendation = 'PASS' AND (p_over - ? >= {_BE_OVER} + 1e-4 OR p_under - ? >= {_BE_UNDER} + 1e-4)))""",
+                            [margin, margin, margin, margin]) == 0
+    picks = phase5_wh.scalar(f"SELECT count(*) FROM {gb} recommendation IN ('OVER', 'UNDER')")
+    assert picks > 300
     # Every prediction is graded, and the lines are the feature store's (the Phase 3 median).
     assert phase5_wh.scalar(f"SELECT count(*) FROM {PREDICTIONS}") == phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY}")
     assert phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} p JOIN nba_predictions.ml_feature_store f
