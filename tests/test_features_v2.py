@@ -74,7 +74,7 @@ def test_v2_feature_values_against_the_box_scores(phase4_wh):
         src = json.loads(r["feature_sources"])
         assert set(src) == set(FEATURES)
         checked += 1
-    assert checked > 150
+    assert checked > 100
     # Absent teammates of one team that night, by hand.
     team = rows[0]["team_abbr"]
     absent = phase4_wh.rows("""

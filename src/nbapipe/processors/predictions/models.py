@@ -20,6 +20,8 @@ What a model predicts (TRAINING_CODE_VERSION 2, feature version v2): a distribut
           cutoff). P(points > line) = 1 - F((line - median) / scale), with F that distribution,
           so probabilities are calibrated on earlier months only (quantile recalibration); the
           first model, which has no earlier month, uses its own training residuals and says so.
+  line_shrink  k in 0..1: on a lined row P(over) = the books' P + k (model P - books' P), k
+          fitted on earlier lined rows only (see _line_shrink).
 The 10% / 50% / 90% quantiles are median + scale x F^-1(0.1 / 0.5 / 0.9).
 """
 from __future__ import annotations
@@ -99,6 +101,10 @@ class Model:
         'more than L' is 'at least floor(L) + 1', read at floor(L) + 0.5."""
         return p_over(median, scale, line, np.asarray(self.meta["calibration"]["z_quantiles"]))
 
+    @property
+    def line_shrink(self) -> float:
+        return float(self.meta["calibration"]["line_shrink"])
+
     def quantiles(self, median: np.ndarray, scale: np.ndarray, levels=(0.1, 0.5, 0.9)) -> list[np.ndarray]:
         zq = np.asarray(self.meta["calibration"]["z_quantiles"])
         return [np.maximum(median + scale * np.interp(q, Z_LEVELS, zq), 0.0) for q in levels]
@@ -135,7 +141,7 @@ def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
     sql = f"""
         SELECT * FROM (
             SELECT f.game_date, f.player_lookup, {feature_select()},
-                   CAST(s.points AS DOUBLE) AS actual_points
+                   CAST(s.points AS DOUBLE) AS actual_points, CAST(f.vegas_points_line AS DOUBLE) AS line
             FROM nba_predictions.ml_feature_store f
             JOIN nba_analytics.player_game_summary s
               ON s.game_date = f.game_date AND s.player_lookup = f.player_lookup
@@ -234,7 +240,37 @@ def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
         source = f"in sample: no earlier month with a model ({int(len(y))} training rows)"
     z = (ym - med) / sc
     return {"source": source, "rows": int(len(z)),
-            "z_quantiles": [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]}
+            "z_quantiles": [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)],
+            **_line_shrink(prev, table, month, X, y)}
+
+
+# Fewer earlier lined player-games than this: no evidence, the model's P(over) is used as is.
+MIN_LINED_PAIRS = 30
+
+
+def _line_shrink(prev, table, month, X, y) -> dict:
+    """How far to trust P(over) against the books' on lined rows, from earlier lined rows only.
+    Each model keeps the (P(over), went over) pairs of every earlier month's lined rows, each
+    predicted out of sample by its own month's model: the previous model's pairs plus the
+    previous month's lined rows predicted by the previous model. k minimises the Brier score of
+    0.5 + k (P - 0.5) on them (least squares, clipped to 0..1): the model's P(over) on a line is
+    used as line_P + k (P - line_P). Lines are on few dates (a handful before March 2024)."""
+    pairs = list(prev.meta["calibration"].get("lined_pairs", [])) if prev is not None else []
+    if prev is not None:
+        line = table.column("line").to_numpy(zero_copy_only=False).astype(np.float64)
+        sel = month & ~np.isnan(line) & (y != line)
+        if sel.any():
+            Xs = X[sel]
+            p = prev.p_over(prev.predict(Xs), prev.scale(Xs), line[sel])
+            pairs += [[round(float(a), 6), int(b)] for a, b in zip(p, y[sel] > line[sel])]
+    if len(pairs) < MIN_LINED_PAIRS:
+        return {"lined_pairs": pairs, "line_shrink": 1.0,
+                "line_shrink_rule": f"fewer than {MIN_LINED_PAIRS} earlier lined rows: P(over) as is"}
+    pa_, ya = np.array(pairs, dtype=np.float64).T
+    d = pa_ - 0.5
+    k = float(np.clip(np.sum(d * (ya - 0.5)) / max(np.sum(d * d), 1e-9), 0.0, 1.0))
+    return {"lined_pairs": pairs, "line_shrink": round(k, 6),
+            "line_shrink_rule": f"least squares on {len(pairs)} earlier lined rows"}
 
 
 def _one_thread():

@@ -35,6 +35,6 @@ SELECT
     CAST(? AS DOUBLE)                                            AS reference_std,
     'moving_average_v1'                                          AS model_version,
     CAST(NULL AS DOUBLE) AS q10, CAST(NULL AS DOUBLE) AS q90,   -- no distribution: picks by edge
-    CAST(NULL AS DOUBLE) AS p_over, CAST(NULL AS DOUBLE) AS p_under
+    CAST(NULL AS DOUBLE) AS p_over, CAST(NULL AS DOUBLE) AS p_under, CAST(NULL AS DOUBLE) AS line_shrink
 FROM weighted
 WHERE base IS NOT NULL

@@ -97,13 +97,14 @@ def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
             "q10": pa.array(q10, pa.float64()), "q90": pa.array(q90, pa.float64()),
             "p_over": pa.array(p_over, pa.float64(), from_pandas=True),
             "p_under": pa.array(p_under, pa.float64(), from_pandas=True),
+            "line_shrink": pa.array(np.full(n, model.line_shrink), pa.float64()),
         }))
     if parts:
         return pa.concat_tables(parts)
     return pa.table({"game_date": pa.array([], pa.date32()), "player_lookup": pa.array([], pa.string()),
                      "system_id": pa.array([], pa.string()), "predicted_points": pa.array([], pa.float64()),
                      "reference_std": pa.array([], pa.float64()), "model_version": pa.array([], pa.string()),
-                     **{c: pa.array([], pa.float64()) for c in ("q10", "q90", "p_over", "p_under")}})
+                     **{c: pa.array([], pa.float64()) for c in ("q10", "q90", "p_over", "p_under", "line_shrink")}})
 
 
 def _sql(name: str) -> str:

@@ -14,6 +14,8 @@
 --     the consensus line (that of the default price, -110, when no book quotes one), and
 --     over_price / under_price the American odds of those medians;
 --     line_p_over = the books' vig-free P(over) = be_over / (be_over + be_under).
+--   p_over / p_under = line P + line_shrink x (the model's P - line P): the model's distribution
+--     trusted against the books' by a factor fitted on earlier lined rows (models.py).
 --   recommendation: NULL without a line. A system with probabilities (p_over, p_under):
 --     OVER when p_over >= be_over + margin, UNDER when p_under >= be_under + margin (the larger
 --     excess when both), else PASS. A system without (the baseline): OVER / UNDER when
@@ -34,7 +36,8 @@ WITH book_lines AS (
       AND l.snapshot_at <= coalesce(l.commence_time, l.snapshot_at)
 ),
 scored AS (
-    SELECT r.game_date, r.player_lookup, r.system_id, r.model_version, r.q10, r.q90, r.p_over, r.p_under,
+    SELECT r.game_date, r.player_lookup, r.system_id, r.model_version, r.q10, r.q90,
+           r.p_over AS model_p_over, r.p_under AS model_p_under, r.line_shrink,
            f.game_id, f.team_abbr, f.opponent_team_abbr, f.feature_version, f.feature_quality_score,
            f.vegas_points_line AS points_line,
            round(r.predicted_points, 6) AS predicted_points,
@@ -64,6 +67,9 @@ prices AS (
 ),
 priced AS (
     SELECT s.*, p.be_over, p.be_under,
+           -- the model's P against the books' vig-free P, trusted by line_shrink (models.py)
+           p.be_over / (p.be_over + p.be_under) + s.line_shrink * (s.model_p_over - p.be_over / (p.be_over + p.be_under)) AS p_over,
+           p.be_under / (p.be_over + p.be_under) + s.line_shrink * (s.model_p_under - p.be_under / (p.be_over + p.be_under)) AS p_under,
            round(CASE WHEN p.be_over >= 0.5 THEN -100 * p.be_over / (1 - p.be_over) ELSE 100 * (1 - p.be_over) / p.be_over END, 2) AS over_price,
            round(CASE WHEN p.be_under >= 0.5 THEN -100 * p.be_under / (1 - p.be_under) ELSE 100 * (1 - p.be_under) / p.be_under END, 2) AS under_price
     FROM scored s
@@ -99,6 +105,8 @@ SELECT
     model_version,
     round(q10, 6)                                            AS q10,
     round(q90, 6)                                            AS q90,
+    round(model_p_over, 6)                                   AS model_p_over,
+    line_shrink,
     round(p_over, 6)                                         AS p_over,
     round(p_under, 6)                                        AS p_under,
     over_price,
