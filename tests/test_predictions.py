@@ -58,6 +58,10 @@ def _grade_in_memory(wh, preds: list[tuple], outcomes: list[tuple]) -> dict:
     for p, pts, dnp in outcomes:
         wh.execute("INSERT INTO nba_analytics.player_game_summary VALUES ('2024-03-12', ?, ?, ?, ?)",
                    [p, pts, None if dnp else 30.0, dnp])
+    # Prices: +150 on the over_win pick, none (the -110 default) elsewhere.
+    for c in ("q10", "q90", "p_over", "line_p_over", "pick_price", "break_even"):
+        wh.execute(f"ALTER TABLE {PREDICTIONS} ADD COLUMN {c} DOUBLE")
+    wh.execute(f"UPDATE {PREDICTIONS} SET pick_price = 150 WHERE player_lookup = 'over_win'")
     wh.execute("CREATE TEMP TABLE run_dates AS SELECT DATE '2024-03-12' AS game_date")
     wh.execute("CREATE TEMP TABLE run_bounds AS SELECT 'r1' AS run_id")
     return {r["player_lookup"]: r for r in wh.rows(get("prediction_accuracy").sql)}
@@ -87,6 +91,12 @@ def test_grading_arithmetic_by_hand(wh):
         r = g[p]
         assert (r["prediction_correct"], r["is_push"], r["is_voided"], r["void_reason"]) == (correct, push, voided, why), p
         assert (r["absolute_error"], r["signed_error"], r["within_3_points"], r["within_5_points"]) == (abs_err, signed, w3, w5), p
+    # Profit on one unit at the pick's price: a +150 win pays 1.5, a -110 win 100/110, a loss -1,
+    # a push 0; no decided pick, none. went_over: against the line, NULL on a push, DNP or no line.
+    assert {p: g[p]["profit"] for p in g} == {"over_win": 1.5, "over_loss": -1.0, "under_win": round(100 / 110, 6),
+                                              "push": 0.0, "pass": None, "dnp": None, "no_line": None}
+    assert {p: g[p]["went_over"] for p in g} == {"over_win": 1, "over_loss": 0, "under_win": 0, "push": None,
+                                                 "pass": 1, "dnp": None, "no_line": None}
     assert g["dnp"]["actual_points"] is None and g["dnp"]["is_dnp"]
     assert g["over_loss"]["line_absolute_error"] == 7.5 and g["no_line"]["line_absolute_error"] is None
 
