@@ -62,7 +62,9 @@ MODEL_FEATURES = STORED_FEATURES + tuple(DERIVED_FEATURES)
 HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100,
                    "max_leaf_nodes": 15, "min_samples_leaf": 50, "max_bins": 63,
                    "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
-SCALE_HYPERPARAMETERS = {**HYPERPARAMETERS, "max_iter": 40}
+# The scale model: fewer trees, fitted on every second training row (its target, an absolute
+# error, is noisy: more trees bought nothing), to keep training within budget.
+SCALE_HYPERPARAMETERS = {**HYPERPARAMETERS, "max_iter": 30}
 # Levels of the stored z distribution (F^-1 at 0.5%, 1%, ..., 99.5%).
 Z_LEVELS = np.linspace(0.005, 0.995, 199)
 
@@ -153,10 +155,6 @@ def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
     return wh.con.sql(sql, params=[cutoff, cutoff, FEATURE_VERSION, config.MODEL_MAX_TRAINING_ROWS]).to_arrow_table()
 
 
-def previous_cutoff(cutoff: dt.date) -> dt.date:
-    return (cutoff - dt.timedelta(days=1)).replace(day=1)
-
-
 def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
                   cache: dict | None = None) -> Model | None:
     """The model for `cutoff`: the stored file when one was made from exactly these rows and
@@ -217,33 +215,42 @@ def _fit(X: np.ndarray, y: np.ndarray) -> dict:
     with _one_thread():
         median = HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(X, y)
         miss = np.abs(y - median.predict(X))
-        scale = HistGradientBoostingRegressor(**SCALE_HYPERPARAMETERS).fit(X, miss)
+        scale = HistGradientBoostingRegressor(**SCALE_HYPERPARAMETERS).fit(X[::2], miss[::2])
     return {"median": median, "scale": scale}
 
 
 def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
-    """The out-of-sample z distribution: the previous month's model on the training rows dated
-    in [previous cutoff, cutoff). Falls back to this model's own rows when there is none."""
-    prev_cut = previous_cutoff(cutoff)
+    """The out-of-sample z distribution: the model of the last month with games before the
+    cutoff (the previous month in season; the last month of the previous season after the
+    summer) on the training rows of that month. A month with too few rows (the finals, a
+    season's first week inside the bootstrap window) passes on that model's own distribution;
+    with no earlier model at all (the first one), this model's training rows, and it says so."""
     dates = table.column("game_date").to_numpy(zero_copy_only=False)
+    prev_cut = cutoff_of(dates[-1].astype(dt.date))
     month = dates >= np.datetime64(prev_cut, "D")
-    prev = load_or_train(wh, prev_cut, models_dir, cache) if month.sum() >= 200 else None
-    if prev is not None:
-        Xm, ym = X[month], y[month]
-        med, sc = prev.predict(Xm), prev.scale(Xm)
+    prev = load_or_train(wh, prev_cut, models_dir, cache)
+    if prev is not None and month.sum() >= MIN_CALIBRATION_ROWS:
+        med, sc = prev.predict(X[month]), prev.scale(X[month])
+        z = (y[month] - med) / sc
         source = f"out of sample: {prev.version} on {int(month.sum())} rows dated {prev_cut}..{cutoff - dt.timedelta(days=1)}"
+        zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
+    elif prev is not None:
+        cal = prev.meta["calibration"]
+        z, zq = np.empty(cal["rows"]), cal["z_quantiles"]      # (its row count only)
+        source = f"passed on by {prev.version} ({int(month.sum())} rows since its cutoff): {cal['source']}"
     else:
         with _one_thread():
             med = np.maximum(estimator["median"].predict(X), 0.0)
             sc = np.maximum(estimator["scale"].predict(X), MIN_SCALE)
-        ym = y
-        source = f"in sample: no earlier month with a model ({int(len(y))} training rows)"
-    z = (ym - med) / sc
-    return {"source": source, "rows": int(len(z)),
-            "z_quantiles": [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)],
+        z = (y - med) / sc
+        zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
+        source = f"in sample: no earlier model ({int(len(y))} training rows)"
+    return {"source": source, "rows": int(len(z)), "z_quantiles": zq,
             **_line_shrink(prev, table, month, X, y)}
 
 
+# A month with fewer rows than this does not make its own z distribution (see _calibration).
+MIN_CALIBRATION_ROWS = 1000
 # Fewer earlier lined player-games than this: no evidence, the model's P(over) is used as is.
 MIN_LINED_PAIRS = 30
 
