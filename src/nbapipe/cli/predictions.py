@@ -87,14 +87,17 @@ def evaluate(ctx: typer.Context,
     wanted = [s.strip() for s in systems.split(",") if s.strip()] if systems else None
     run = _run_phase5(ctx, "prediction_accuracy", ds, resume=True, dry_run=False,
                       skip=skip_downstream_trigger, quiet=True, command="evaluate")
+    from nbapipe.processors.predictions.ablation import load_ablation, run_ablation
+    data = None
     with ctx.obj.ws.reader() as wh:
         if not wh.table_exists("nba_predictions.prediction_accuracy"):
             report = {"systems": []}
         else:
             report = evaluate_report(wh, ds, wanted)
             if ablation and report["systems"]:
-                from nbapipe.processors.predictions.ablation import run_ablation
-                report["ablation"] = run_ablation(wh)
+                data = load_ablation(wh)
+    if ablation and report["systems"]:
+        report["ablation"] = run_ablation(data)     # trains with the warehouse released
     report["units"] = run.counts()
     report["failed"] = [r.as_dict() for r in run.failed]
     if png and report["systems"]:

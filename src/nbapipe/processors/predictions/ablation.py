@@ -49,21 +49,30 @@ def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
     return out
 
 
-def run_ablation(wh: Warehouse) -> list[dict]:
-    """The ablation table over the months of the staged evaluation rows (_eval_rows)."""
+def load_ablation(wh: Warehouse) -> dict | None:
+    """Everything the ablation reads, so the warehouse is released before the training: the
+    scored rows of the staged evaluation (_eval_rows) and each month's training rows."""
     scored = wh.con.sql(f"""
         SELECT f.game_date, f.player_lookup, {models.feature_select()}, e.actual, e.last_10
         FROM _eval_rows e JOIN nba_predictions.ml_feature_store f
           ON f.game_date = e.game_date AND f.player_lookup = e.player_lookup
         WHERE e.system_id = '{models.SYSTEM_ID}' ORDER BY f.game_date, f.player_lookup""").to_arrow_table()
     if scored.num_rows == 0:
-        return []
+        return None
     dates = scored.column("game_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     cutoffs = sorted({models.cutoff_of(d.astype(dt.date)) for d in dates})
+    return {"scored": scored, "dates": dates, "cutoffs": cutoffs,
+            "train": {c: models.training_rows(wh, c) for c in cutoffs}}
+
+
+def run_ablation(data: dict | None) -> list[dict]:
+    """The ablation table: every variant trained per month and scored on the same rows."""
+    if data is None:
+        return []
+    scored, dates, cutoffs, train = data["scored"], data["dates"], data["cutoffs"], data["train"]
     cols = list(ALL)
     Xs, ys = models.feature_matrix(scored), scored.column("actual").to_numpy()
     last_10 = scored.column("last_10").to_numpy()
-    train = {c: models.training_rows(wh, c) for c in cutoffs}
     results = []
     for name, hp, feats in variants():
         idx = [cols.index(f) for f in feats]
