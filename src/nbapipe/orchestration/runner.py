@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from nbapipe import processors as registry
-from nbapipe.calendar import Calendar
+from nbapipe.calendar import Calendar, dates_text as _dates_text
 from nbapipe.engines import Engine, as_engine
-from nbapipe.processors.base import Input, Processor
+from nbapipe.processors.base import Input, NotComputed, Processor
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 from nbapipe.state import ledger
 from nbapipe.state.ledger import UnitResult
 from nbapipe.warehouse import Warehouse
 
 RUN, DONE, NO_GAMES, BOOTSTRAP, UPSTREAM = "run", "already_done", "no_games", "bootstrap_skip", "upstream_missing"
+WARMUP = "warmup"
 
 
 @dataclass
@@ -178,6 +179,7 @@ class Runner:
     def plan(self, p: Processor, dates: list[dt.date], req: Request, auto: bool) -> list[PlannedUnit]:
         lo = self._lookback_start(p, dates[0])
         present = {i.name: self._present_dates(i, lo, dates[-1]) for i in p.inputs if i.required}
+        warm = self._warmup_inputs(p, dates[0], dates[-1])
         fps = self._fingerprints(p, dates)
         resume = req.resume or auto        # added upstream only fills what is missing
         units = []
@@ -188,6 +190,8 @@ class Runner:
                 u.action, u.reason = NO_GAMES, "no game scheduled"
             elif p.bootstrap_skip and self.cal.is_bootstrap(d) and not req.include_bootstrap:
                 u.action, u.reason = BOOTSTRAP, f"inside the {self.cal.season_of(d)} bootstrap window"
+            elif d in warm:
+                u.action, u.reason = WARMUP, f"model warm-up: its input {warm[d]} has no model yet on this date"
             else:
                 missing = self._missing_inputs(p, d, present)
                 if missing:
@@ -235,6 +239,17 @@ class Runner:
         out: set[dt.date] = set()
         for t in tables:
             out |= self.wh.slice_dates(t, "game_date", lo, hi)
+        return out
+
+    def _warmup_inputs(self, p: Processor, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
+        """Dates on which a required upstream processor of the date itself is in warm-up: the
+        unit has nothing to work on by design, so it is warm-up too (not a gap)."""
+        out: dict[dt.date, str] = {}
+        for i in p.inputs:
+            if i.required and i.kind == "processor" and i.when in ("date", "both"):
+                for d, r in self._upstream_ledger(i.name, lo, hi).items():
+                    if r["status"] == WARMUP:
+                        out.setdefault(d, i.name)
         return out
 
     def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> dict:
@@ -358,6 +373,12 @@ class Runner:
             rows = counts.get(d, 0)
             exp, covered, entity = expected.get(d, (None, None, None))
             status, detail = "success", None
+            if rows == 0 and isinstance(missing.get(d), NotComputed):
+                m = missing[d]
+                results.append(UnitResult(p.name, p.phase, d, m.status, missing_inputs=m.missing_inputs, detail=m.detail,
+                                          input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
+                                          started_at=started, run_id=self.run_id))
+                continue
             if rows == 0 and missing.get(d):
                 results.append(UnitResult(p.name, p.phase, d, UPSTREAM, missing_inputs=missing[d],
                                           detail="missing " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in missing[d].items()),
@@ -439,8 +460,3 @@ def _input_text(name: str) -> str:
         return f"{name[6:]} (no rows in any of {', '.join(CHAINS[name[6:]].tables())})"
     return name
 
-
-def _dates_text(ds: list[str]) -> str:
-    if len(ds) <= 3:
-        return ", ".join(ds)
-    return f"{len(ds)} dates ({ds[0]}..{ds[-1]})"

@@ -1,8 +1,10 @@
 """The run ledger: one row per (processor, date) outcome; the latest row is the unit's status.
 
-Statuses (DESIGN section 5): success, partial, no_games, bootstrap_skip, upstream_missing,
-failed. Coverage counts success over expected dates; no_games is never expected and
-bootstrap_skip is expected but not missing."""
+Statuses (DESIGN section 5): success, partial, no_games, bootstrap_skip, warmup,
+upstream_missing, failed. Coverage counts success over expected dates; no_games is never
+expected; bootstrap_skip and warmup are expected but not missing: warmup is a model-based
+processor before enough earlier history exists to train on (Phase 5's first weeks), the model's
+bootstrap, decided when it computes (and by its downstream from it)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +17,9 @@ from typing import Iterable
 from nbapipe.config import host_name
 from nbapipe.state.store import StateStore, upsert
 
-STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "upstream_missing", "failed")
+STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed")
+# Expected, written nothing on purpose, never missing.
+SKIPPED_ON_PURPOSE = ("bootstrap_skip", "warmup")
 DONE = ("success",)
 GAPS = ("upstream_missing", "partial")
 
