@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from nbapipe import config
+from nbapipe import cancel, config
 from nbapipe.processors.precompute.ml_feature_store import FEATURES, FEATURE_VERSION
 from nbapipe.warehouse import Warehouse
 
@@ -201,6 +201,7 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
     """The model for `cutoff`: the stored file when one was made from exactly these rows and
     settings, else a newly trained one (saved), calibrated on the previous month's model.
     None when there are too few labelled rows. `cache` keeps the models of one run."""
+    cancel.check()      # a stop request between models: loading and training are Python, not SQL
     cache = {} if cache is None else cache
     if cutoff in cache:
         return cache[cutoff]
