@@ -13,6 +13,7 @@ import pytest
 from conftest import PHASE4_TABLES, backfill, copy_home, state_at, table_differences
 from nbapipe.state import ledger, open_state
 from nbapipe.warehouse import open_warehouse
+from nbapipe.processors.precompute.ml_feature_store import FEATURES
 
 pytestmark = pytest.mark.realdata
 
@@ -145,7 +146,7 @@ def test_missing_features_are_null_with_their_source(phase4_wh):
     import json
     for r in rows:
         src = json.loads(r["feature_sources"])
-        assert len(src) == 25
+        assert len(src) == len(FEATURES)
         assert (src["vegas_points_line"] == "missing") == (r["vegas_points_line"] is None)
         assert (src["fatigue_score"] == "missing") == (r["fatigue_score"] is None)
         assert (src["pct_paint"] == "missing") == (r["pct_paint"] is None)

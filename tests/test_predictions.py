@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 
 import pytest
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import backfill, backfilled_home, copy_home, read_wh, state_at, table_differences
 from nbapipe import config
+from nbapipe.processors.precompute.ml_feature_store import FEATURE_VERSION
 from nbapipe.processors.predictions import models
 from nbapipe.processors.predictions.evaluation import grade_report, wilson_interval
 from nbapipe.state import ledger, open_state
@@ -57,6 +59,10 @@ def _grade_in_memory(wh, preds: list[tuple], outcomes: list[tuple]) -> dict:
     for p, pts, dnp in outcomes:
         wh.execute("INSERT INTO nba_analytics.player_game_summary VALUES ('2024-03-12', ?, ?, ?, ?)",
                    [p, pts, None if dnp else 30.0, dnp])
+    # Prices: +150 on the over_win pick, none (the -110 default) elsewhere.
+    for c in ("q10", "q90", "p_over", "line_p_over", "pick_price", "break_even"):
+        wh.execute(f"ALTER TABLE {PREDICTIONS} ADD COLUMN {c} DOUBLE")
+    wh.execute(f"UPDATE {PREDICTIONS} SET pick_price = 150 WHERE player_lookup = 'over_win'")
     wh.execute("CREATE TEMP TABLE run_dates AS SELECT DATE '2024-03-12' AS game_date")
     wh.execute("CREATE TEMP TABLE run_bounds AS SELECT 'r1' AS run_id")
     return {r["player_lookup"]: r for r in wh.rows(get("prediction_accuracy").sql)}
@@ -86,6 +92,12 @@ def test_grading_arithmetic_by_hand(wh):
         r = g[p]
         assert (r["prediction_correct"], r["is_push"], r["is_voided"], r["void_reason"]) == (correct, push, voided, why), p
         assert (r["absolute_error"], r["signed_error"], r["within_3_points"], r["within_5_points"]) == (abs_err, signed, w3, w5), p
+    # Profit on one unit at the pick's price: a +150 win pays 1.5, a -110 win 100/110, a loss -1,
+    # a push 0; no decided pick, none. went_over: against the line, NULL on a push, DNP or no line.
+    assert {p: g[p]["profit"] for p in g} == {"over_win": 1.5, "over_loss": -1.0, "under_win": round(100 / 110, 6),
+                                              "push": 0.0, "pass": None, "dnp": None, "no_line": None}
+    assert {p: g[p]["went_over"] for p in g} == {"over_win": 1, "over_loss": 0, "under_win": 0, "push": None,
+                                                 "pass": 1, "dnp": None, "no_line": None}
     assert g["dnp"]["actual_points"] is None and g["dnp"]["is_dnp"]
     assert g["over_loss"]["line_absolute_error"] == 7.5 and g["no_line"]["line_absolute_error"] is None
 
@@ -124,8 +136,15 @@ def test_real_rows_graded_against_box_scores_and_lines(phase5_wh):
         if rec == "PASS":
             assert r["void_reason"] == "pass" and r["prediction_correct"] is None
         else:
-            assert rec == ("OVER" if pred > line else "UNDER")
+            if system == "moving_average_baseline":
+                assert rec == ("OVER" if pred > line else "UNDER")
+            else:       # by probability: P(side) above the books' break-even by the margin
+                p_side = r["p_over"] if rec == "OVER" else 1 - r["p_over"]
+                assert p_side - r["break_even"] >= config.PICK_MIN_PROBABILITY_MARGIN - 1e-5
             assert r["prediction_correct"] == ((actual > line) if rec == "OVER" else (actual < line))
+            won = (100 / -r["pick_price"] if r["pick_price"] < 0 else r["pick_price"] / 100)
+            assert r["profit"] == (round(won, 6) if r["prediction_correct"] else -1.0)
+        assert r["went_over"] == (1 if actual > line else 0)
     # Both systems saw Tatum well under his 38.
     assert rows[("jaysontatum", "gradient_boosting")]["signed_error"] < -5
 
@@ -177,7 +196,21 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
         window = meta["training_window"]
         assert cutoff == day.replace(day=1) and cutoff <= day
         assert dt.date.fromisoformat(window["last_date"]) < cutoff, (day, window)
-        assert meta["features"] == list(models.MODEL_FEATURES) and meta["feature_version"] == "v1_25features"
+        assert meta["features"] == list(models.MODEL_FEATURES) and meta["feature_version"] == FEATURE_VERSION
+        # Calibrated out of sample by an earlier model: on the rows of the last month before
+        # the cutoff, or passed on by that model when the month is small (the finals, the
+        # bootstrap week). Only the first model of the history has none and says so.
+        cal = meta["calibration"]
+        if cal["source"].startswith("in sample"):
+            assert cutoff == dt.date(2021, 11, 1)
+            continue
+        prev = dt.date.fromisoformat(re.search(rf"{models.SYSTEM_ID}/(\d{{4}}-\d\d-\d\d)_", cal["source"])[1])
+        assert prev < cutoff
+        if cal["source"].startswith("out of sample"):
+            assert cal["source"].endswith(f"dated {prev}..{cutoff - dt.timedelta(days=1)}")
+        else:
+            assert cal["source"].startswith("passed on by")
+        assert len(cal["z_quantiles"]) == len(models.Z_LEVELS) and cal["z_quantiles"] == sorted(cal["z_quantiles"])
     march = sidecars[next(v for d, v in used if d == dt.date(2024, 3, 15))]
     assert march["training_window"]["last_date"] == "2024-02-29"   # the day before the cutoff
     assert march["training_window"]["first_date"] < "2023-10-24"   # earlier seasons included
@@ -190,9 +223,10 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
 @pytest.mark.realdata
 def test_deleting_phase3_rows_from_d_on_leaves_d_predictions_unchanged(phase5_home, tmp_path):
     """Delete every Phase 3 row dated after D and every box-score outcome of D itself (D's
-    pre-game context rows stay: schedule, rest and the line are what is known before tip-off),
-    delete the stored models, recompute Phase 4 and 5 for D: D's predictions are identical.
-    Then the control: changing outcomes BEFORE D does move them."""
+    pre-game context rows stay: schedule, rest and the line are what is known before tip-off;
+    so does who is listed and who starts, announced before tip-off: every other column of D's
+    player rows is emptied), delete the stored models, recompute Phase 4 and 5 for D: D's
+    predictions are identical. Then the control: changing outcomes BEFORE D does move them."""
     day = "2024-03-12"
     home = copy_home(phase5_home, tmp_path / "home")
     with open_warehouse(home / "warehouse.duckdb") as wh:
@@ -200,7 +234,13 @@ def test_deleting_phase3_rows_from_d_on_leaves_d_predictions_unchanged(phase5_ho
             wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date > ?", [day])
         for t in ("player_game_summary", "team_offense_game_summary", "team_defense_game_summary"):
             assert wh.scalar(f"SELECT count(*) FROM nba_analytics.{t} WHERE game_date = ?", [day]) > 0
-            wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date = ?", [day])
+            if t != "player_game_summary":
+                wh.execute(f"DELETE FROM nba_analytics.{t} WHERE game_date = ?", [day])
+        lineup = {"game_date", "game_id", "player_lookup", "team_abbr", "opponent_team_abbr", "season_year",
+                  "starter_flag", "run_id", "processed_at"}
+        outcome = [c for c in wh.columns("nba_analytics.player_game_summary") if c not in lineup]
+        wh.execute("UPDATE nba_analytics.player_game_summary SET "
+                   + ", ".join(f'"{c}" = NULL' for c in outcome) + " WHERE game_date = ?", [day])
     shutil.rmtree(home / "models")
     _rerun_phase4_and_predictions(home, day)
     assert table_differences(home, phase5_home, "nba_predictions.ml_feature_store", f"game_date = '{day}'") == 0
@@ -241,7 +281,11 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
     shutil.rmtree(home / "models")
     r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True, resume=False)
     assert not r.failed
-    assert sorted(p.name for p in (home / "models" / models.SYSTEM_ID).glob("*")) == before
+    # The March file again (same name: same rows, settings and calibration); its calibration
+    # needed the earlier models, so they were trained again too, and nothing later.
+    after = sorted(p.name for p in (home / "models" / models.SYSTEM_ID).glob("*"))
+    assert sorted(p for p in after if p.startswith("2024-03-01_")) == before
+    assert max(p[:10] for p in after) == "2024-03-01" and len(after) > 2 * 20
     assert table_differences(home, phase5_home, PREDICTIONS) == 0
     # Resume: nothing left to do.
     r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True)
@@ -250,19 +294,41 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
 
 # --- predictions table and evaluation -----------------------------------------------------
 
+# The break-even probability of American odds, in SQL.
+_BE_OVER = "(CASE WHEN over_price > 0 THEN 100 / (over_price + 100) ELSE -over_price / (-over_price + 100) END)"
+_BE_UNDER = "(CASE WHEN under_price > 0 THEN 100 / (under_price + 100) ELSE -under_price / (-under_price + 100) END)"
+
 @pytest.mark.realdata
 def test_predictions_shape(phase5_wh):
     edge, conf = config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE
+    margin = config.PICK_MIN_PROBABILITY_MARGIN
     assert phase5_wh.scalar(f"SELECT count(*) FROM (SELECT game_date, player_lookup, system_id FROM {PREDICTIONS} "
                             "GROUP BY ALL HAVING count(*) > 1)") == 0
-    bad = phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} WHERE
+    base = f"{PREDICTIONS} WHERE system_id = 'moving_average_baseline' AND"
+    bad = phase5_wh.scalar(f"""SELECT count(*) FROM {base} (
         predicted_points < 0 OR confidence < 0 OR confidence > 100
         OR (points_line IS NULL) <> (recommendation IS NULL)
         OR (recommendation IN ('OVER', 'UNDER') AND (abs(edge) < ? OR confidence < ?))
         OR (recommendation = 'PASS' AND abs(edge) >= ? AND confidence >= ? AND edge <> 0)
-        OR (recommendation = 'OVER' AND edge <= 0) OR (recommendation = 'UNDER' AND edge >= 0)""",
+        OR (recommendation = 'OVER' AND edge <= 0) OR (recommendation = 'UNDER' AND edge >= 0))""",
                             [edge, conf, edge, conf])
     assert bad == 0
+    # The model: a distribution (q10 <= median <= q90), P(over) and P(under) on lined rows, and
+    # picks only where the probability clears the books' break-even price by the margin.
+    gb = f"{PREDICTIONS} WHERE system_id = 'gradient_boosting' AND"
+    assert phase5_wh.scalar(f"""SELECT count(*) FROM {gb} (
+        NOT (q10 <= predicted_points AND predicted_points <= q90) OR q10 < 0
+        OR (points_line IS NULL) <> (p_over IS NULL) OR (points_line IS NULL) <> (recommendation IS NULL)
+        OR p_over < 0 OR p_over > 1 OR p_over + p_under > 1.000001
+        OR line_p_over NOT BETWEEN 0.01 AND 0.99
+        OR (recommendation = 'OVER' AND p_over - break_even < ? - 1e-5)
+        OR (recommendation = 'UNDER' AND p_under - break_even < ? - 1e-5)
+        OR (recommendation = 'PASS' AND (p_over - ? >= {_BE_OVER} + 1e-4 OR p_under - ? >= {_BE_UNDER} + 1e-4)))""",
+                            [margin, margin, margin, margin]) == 0
+    # Picks exist where the model is trusted against the books (Nov 2021: no earlier lined rows,
+    # so P(over) as is); in March 2024 the factor fitted on earlier lines leaves none.
+    picks = phase5_wh.scalar(f"SELECT count(*) FROM {gb} recommendation IN ('OVER', 'UNDER')")
+    assert picks > 20
     # Every prediction is graded, and the lines are the feature store's (the Phase 3 median).
     assert phase5_wh.scalar(f"SELECT count(*) FROM {PREDICTIONS}") == phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY}")
     assert phase5_wh.scalar(f"""SELECT count(*) FROM {PREDICTIONS} p JOIN nba_predictions.ml_feature_store f
@@ -280,11 +346,12 @@ def test_pass_dnp_and_pushes_are_out_of_the_hit_rate(phase5_wh):
                                      "AND recommendation IN ('OVER', 'UNDER') AND is_dnp", [system])
         passes = phase5_wh.scalar(f"SELECT count(*) FROM {ACCURACY} WHERE system_id = ? AND {march} "
                                   "AND recommendation = 'PASS' AND NOT is_dnp", [system])
-        assert dnp_picks > 0 and passes > 100
+        assert passes > 100
+        assert dnp_picks > 0 or system == "gradient_boosting"       # the model makes no March picks
         assert passes == s["overall"]["passes"]
         # ... and the hit rate counts only OVER/UNDER picks of players who played, off the line.
-        decided = phase5_wh.rows(f"""SELECT sum(CASE WHEN actual_points > points_line AND recommendation = 'OVER'
-                   OR actual_points < points_line AND recommendation = 'UNDER' THEN 1 ELSE 0 END) AS hits,
+        decided = phase5_wh.rows(f"""SELECT coalesce(sum(CASE WHEN actual_points > points_line AND recommendation = 'OVER'
+                   OR actual_points < points_line AND recommendation = 'UNDER' THEN 1 ELSE 0 END), 0) AS hits,
                    count(*) AS n FROM {ACCURACY}
             WHERE system_id = ? AND {march} AND recommendation IN ('OVER', 'UNDER')
               AND NOT is_dnp AND actual_points <> points_line""", [system])[0]
@@ -305,12 +372,17 @@ def test_march_2024_against_real_lines(phase5_wh):
         assert 3 < o["mae"] < 8 and abs(o["bias"]) < 1.5, s["system_id"]
         assert 0.3 < o["within_3_rate"] < o["within_5_rate"] < 0.85
         assert o["with_line"] > 1500 and 3 < o["line_mae"] < 8 and 3 < o["mae_with_line"] < 8
+        counts = [p["picks"] for p in o["picks"]]
+        assert counts == sorted(counts, reverse=True)            # higher edge, fewer picks
+        if s["system_id"] == "gradient_boosting":
+            # Its P(over), trusted against the books' by the factor fitted on the earlier lines,
+            # never clears a break-even price by the margin in March 2024: every lined row PASS.
+            assert counts[0] == 0 and o["passes"] > 1500
+            continue
         at3 = next(p for p in o["picks"] if p["edge_min"] == 3.0)
         assert at3["picks"] > 0
         lo, hi = at3["ci95"]
         assert lo < at3["hit_rate"] < hi and hi - lo > 0.1      # small sample: a wide interval
-        counts = [p["picks"] for p in o["picks"]]
-        assert counts == sorted(counts, reverse=True)            # higher edge, fewer picks
 
 
 # --- command line -------------------------------------------------------------------------
@@ -336,3 +408,44 @@ def test_cli_predict_and_grade(phase5_home, tmp_path):
     assert run.invoke(app, ["--home", str(home), "grade", "--start-date", "2021-07-01", "--end-date", "2021-07-02"]).exit_code == 1
     r = run.invoke(app, ["--home", str(home), "backfill", "--phase", "5", "--dates", "2021-10-27,2024-03-12", "--dry-run"])
     assert r.exit_code == 0 and "player_prop_predictions" in r.stdout
+
+
+@pytest.mark.realdata
+def test_cli_evaluate_march_2024(phase5_home, tmp_path):
+    """`evaluate` on the real March 2024: its row count and MAE are recomputed here from the
+    graded rows and the box scores, both baselines sit beside each system on the same rows,
+    the lined figures are the books', and the PNGs are real images."""
+    from PIL import Image
+    from nbapipe.cli import app
+    home = copy_home(phase5_home, tmp_path / "home")
+    run = CliRunner()
+    r = run.invoke(app, ["--home", str(home), "evaluate", "--start-date", "2024-03-01", "--end-date", "2024-03-31",
+                         "--json", "--png", str(tmp_path / "png")])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    by = {s["system_id"]: s for s in report["systems"]}
+    with read_wh(home) as wh:
+        expect = wh.rows(f"""
+            WITH played AS (SELECT game_date, player_lookup, season_year FROM nba_analytics.player_game_summary
+                            WHERE minutes_played > 0 AND points IS NOT NULL)
+            SELECT a.system_id, count(*) AS n, avg(a.absolute_error) AS mae,
+                   avg(CASE WHEN a.points_line IS NOT NULL THEN a.line_absolute_error END) AS line_mae
+            FROM {ACCURACY} a JOIN played p USING (game_date, player_lookup)
+            WHERE a.game_date BETWEEN '2024-03-01' AND '2024-03-31'
+              AND EXISTS (SELECT 1 FROM played e WHERE e.player_lookup = p.player_lookup
+                          AND e.season_year = p.season_year AND e.game_date < p.game_date)
+            GROUP BY 1""")
+    for e in expect:
+        o = by[e["system_id"]]["overall"]
+        assert o["rows"] == e["n"] > 4000
+        assert o["mae"] == pytest.approx(e["mae"], abs=1e-4)
+        assert o["lined"]["line_mae"] == pytest.approx(e["line_mae"], abs=1e-4)
+    a, b = by["gradient_boosting"]["overall"], by["moving_average_baseline"]["overall"]
+    assert a["last_10"] == b["last_10"] and a["blend"] == b["blend"]        # same rows, same baselines
+    assert a["calibration"]["rows"] > 1500 and 0.2 < a["calibration"]["brier"] < 0.3
+    assert sum(x["rows"] for x in by["gradient_boosting"]["reliability"]) == a["calibration"]["rows"]
+    for p in report["png"]:
+        with Image.open(p) as img:
+            assert img.format == "PNG" and img.size == (720, 520)
+    assert run.invoke(app, ["--home", str(home), "evaluate", "--start-date", "2021-07-01",
+                            "--end-date", "2021-07-02"]).exit_code == 1

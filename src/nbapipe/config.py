@@ -47,6 +47,13 @@ DEFAULT_PHASE2_REQUIRED = "calendar,chain:player_boxscores"
 # prediction's confidence (0-100) >= PREDICTION_MIN_CONFIDENCE; otherwise PASS (voided in grading).
 PREDICTION_MIN_EDGE = 1.0
 PREDICTION_MIN_CONFIDENCE = 60.0
+# A system with a calibrated P(over) (gradient boosting) picks by probability and price
+# instead: OVER when P(over) >= the break-even of the books' over price + this margin, UNDER
+# likewise, else PASS. Set before any scoring (not fitted): 3 points of probability is about
+# the books' margin on a -110/-110 market, so a pick must clear the vig twice over.
+PICK_MIN_PROBABILITY_MARGIN = 0.03
+# The American odds assumed for a line quoted without a price (the usual -110).
+PREDICTION_DEFAULT_PRICE = -110.0
 # `nbapipe grade` reports hit rate and count at each of these edges (|predicted - line| >= t).
 GRADE_EDGE_THRESHOLDS = (0.0, 1.0, 2.0, 3.0, 5.0)
 # The moving-average baseline has no training residuals: its confidence uses this typical spread

@@ -1,4 +1,4 @@
-"""Phase 5 commands: predict and grade."""
+"""Phase 5 commands: predict, grade and evaluate."""
 from __future__ import annotations
 
 import datetime as dt
@@ -66,6 +66,53 @@ def grade(ctx: typer.Context,
         why = why_nothing_done(run, ctx.obj.ws) if nothing_done(run) else \
             ", ".join(f"{k} {v}" for k, v in run.counts().items() if v) or "no game dates"
         err.print(f"no graded predictions in this range: {why}")
+    raise typer.Exit(1 if run.failed or not report["systems"] else 0)
+
+
+@app.command()
+def evaluate(ctx: typer.Context,
+             start_date: Optional[str] = typer.Option(None, "--start-date", help="First date (YYYY-MM-DD)."),
+             end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
+             dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,..."),
+             season: Optional[str] = typer.Option(None, "--season", help="A whole season, e.g. 2023-24."),
+             systems: Optional[str] = typer.Option(None, "--systems", help="Only these system ids, comma-separated."),
+             ablation: bool = typer.Option(False, "--ablation", help="Also run the walk-forward ablation of learners and feature groups (trains models: ~1 min a season)."),
+             png: Optional[str] = typer.Option(None, "--png", help="Write calibration.png and mae_by_month.png into this folder."),
+             skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events for units it runs."),
+             as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Evaluate the systems walk-forward over a range: per system and month, MAE, bias and
+    within 3/5 beside the last-10 average and the last-5/10/season blend on the same
+    player-games; on lined rows MAE against the line's, Brier score against the books'
+    vig-free probability, a reliability table, and the picks' hit rate (95% Wilson interval)
+    and ROI at the quoted prices. Grades (and predicts) what is missing first."""
+    from nbapipe.processors.predictions.evaluation import evaluate_report, write_png
+    ds = _grade_dates(ctx, start_date, end_date, dates, season)
+    wanted = [s.strip() for s in systems.split(",") if s.strip()] if systems else None
+    run = _run_phase5(ctx, "prediction_accuracy", ds, resume=True, dry_run=False,
+                      skip=skip_downstream_trigger, quiet=True, command="evaluate")
+    from nbapipe.processors.predictions.ablation import load_ablation, run_ablation
+    data = None
+    with ctx.obj.ws.reader() as wh:
+        if not wh.table_exists("nba_predictions.prediction_accuracy"):
+            report = {"systems": []}
+        else:
+            report = evaluate_report(wh, ds, wanted)
+            if ablation and report["systems"]:
+                data = load_ablation(wh)
+    if ablation and report["systems"]:
+        report["ablation"] = run_ablation(data)     # trains with the warehouse released
+    report["units"] = run.counts()
+    report["failed"] = [r.as_dict() for r in run.failed]
+    if png and report["systems"]:
+        report["png"] = [str(p) for p in write_png(report, png)]
+    if as_json:
+        emit_json(report)
+    else:
+        _print_evaluation(report)
+    if run.failed:
+        err.print(f"[bold red]{len(run.failed)} grading units failed[/] (see `nbapipe status`)")
+    if not report["systems"]:
+        err.print("nothing to evaluate in this range (no graded predictions of played games with an earlier game)")
     raise typer.Exit(1 if run.failed or not report["systems"] else 0)
 
 
@@ -158,3 +205,56 @@ def _f(v, digits: int) -> str:
 
 def _pct(v) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
+
+
+def _print_evaluation(report: dict) -> None:
+    if not report["systems"]:
+        return
+    out.print(f"evaluated {report['dates']} dates, {report['first_date']}..{report['last_date']}: "
+              f"played games (minutes > 0) with an earlier game that season")
+    acc = Table(title="MAE / bias / within 3 / within 5 on the same player-games: system | last-10 average | blend")
+    for c in ("system", "month", "rows", "MAE", "last-10", "blend", "vs last-10", "bias", "l10 bias",
+              "within 3", "l10 w3", "within 5", "l10 w5"):
+        acc.add_column(c, justify="left" if c in ("system", "month") else "right")
+    lined = Table(title="lined rows: MAE against the line's; Brier score of P(over) against the books' vig-free P(over); picks by probability and price")
+    for c in ("system", "month", "lined", "MAE", "line's MAE", "vs line", "Brier n", "Brier", "books' Brier",
+              "picks", "hit rate [95%]", "ROI"):
+        lined.add_column(c, justify="left" if c in ("system", "month") else "right")
+    for s in report["systems"]:
+        months = [(m["month"], m) for m in s["months"]] if len(s["months"]) > 1 else []
+        for label, b in [("all", s["overall"])] + months:
+            acc.add_row(s["system_id"], label, f"{b['rows']:,}", _f(b["mae"], 3), _f(b["last_10"]["mae"], 3),
+                        _f(b["blend"]["mae"], 3), _f(b["mae_vs_last_10"], 3), _f(b["bias"], 2),
+                        _f(b["last_10"]["bias"], 2), _pct(b["within_3"]), _pct(b["last_10"]["within_3"]),
+                        _pct(b["within_5"]), _pct(b["last_10"]["within_5"]))
+            if b["lined"]["rows"]:
+                p = b["picks"]
+                hit = "-" if not p["picks"] else (f"{p['hit_rate'] * 100:.1f}% ({p['picks']}) "
+                                                  f"[{p['ci95'][0] * 100:.0f}-{p['ci95'][1] * 100:.0f}]")
+                lined.add_row(s["system_id"], label, f"{b['lined']['rows']:,}", _f(b["lined"]["mae"], 3),
+                              _f(b["lined"]["line_mae"], 3), _f(b["lined"]["mae_vs_line"], 3),
+                              f"{b['calibration']['rows']:,}", _f(b["calibration"]["brier"], 4),
+                              _f(b["calibration"]["line_brier"], 4), f"{p['picks']:,}", hit, _pct(p["roi"]))
+    out.print(acc)
+    if lined.row_count:
+        out.print(lined)
+    for s in report["systems"]:
+        if not s["reliability"]:
+            continue
+        rel = Table(title=f"reliability of {s['system_id']} P(over) on lined rows (books' mean P(over) in the same rows)")
+        for c in ("P(over)", "rows", "mean P(over)", "went over", "books' P(over)"):
+            rel.add_column(c, justify="right")
+        for b in s["reliability"]:
+            rel.add_row(b["bin"], f"{b['rows']:,}", _f(b["mean_p_over"], 3), _f(b["observed_over"], 3),
+                        _f(b["mean_line_p_over"], 3))
+        out.print(rel)
+    if report.get("ablation"):
+        ab = Table(title="walk-forward ablation (monthly retraining, trained only before each month; same player-games)")
+        for c in ("variant", "loss", "features", "rows", "MAE", "last-10 MAE", "vs last-10"):
+            ab.add_column(c, justify="left" if c in ("variant", "loss") else "right")
+        for r in report["ablation"]:
+            ab.add_row(r["variant"], r["loss"], str(r["features"]), f"{r['rows']:,}", _f(r["mae"], 3),
+                       _f(r["last_10_mae"], 3), _f(r["mae_vs_last_10"], 4))
+        out.print(ab)
+    for p in report.get("png", []):
+        out.print(f"wrote {p}")

@@ -40,10 +40,19 @@ class DuckDBEngine(Warehouse, Engine):
             if not self.table_exists(p.table):
                 self.execute(f"CREATE SCHEMA IF NOT EXISTS {p.schema}")
                 self.execute(f"CREATE TABLE {p.table} AS SELECT * FROM {out} WHERE false")
+            self._add_new_columns(p.table, out)
             cols = self.columns(p.table)
             self.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
             self.execute(f"INSERT INTO {p.table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {out} "
                          f"ORDER BY {', '.join(p.key)}")
+
+    def _add_new_columns(self, table: str, out: str) -> None:
+        # Additive migration: a processor whose output gained columns (a new feature version)
+        # adds them to the stored table; the rows already there read NULL in them.
+        have = set(self.columns(table))
+        for name, dtype in self.tuples(f"SELECT column_name, column_type FROM (DESCRIBE {out})"):
+            if name not in have:
+                self.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {dtype}')
 
     def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
         if dates and self.table_exists(table):

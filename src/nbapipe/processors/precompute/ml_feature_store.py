@@ -9,7 +9,21 @@ FEATURES = (
     "pct_mid_range", "pct_three", "pct_free_throw", "team_pace", "team_off_rating",
     "team_win_pct", "vegas_points_line", "has_vegas_line",
 )
-FEATURE_VERSION = "v1_25features"
+# v1: the first 25, kept unchanged (columns and meaning) so models and readers of v1 still work.
+FEATURES_V1 = FEATURES
+# v2 adds what carries signal for a player's points (the SQL's header says how each is made).
+FEATURES_V2_ADDED = (
+    "points_avg_last_3", "minutes_avg_last_3", "minutes_avg_last_5", "minutes_avg_last_10",
+    "minutes_avg_season", "minutes_trend", "starts_last_5", "minutes_share_last_10",
+    "usage_rate_last_10", "fga_avg_last_5", "fta_avg_last_5", "points_per_minute_last_10",
+    "points_per_minute_season", "games_played_season", "days_since_last_game",
+    "third_in_four_nights", "team_games_missed_last_5", "games_since_joining",
+    "absent_teammate_points", "absent_teammate_minutes", "absent_teammates",
+    "opp_role_points_allowed", "opp_points_allowed", "team_spread", "game_total_line",
+    "prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games", "starter_tonight",
+)
+FEATURES = FEATURES_V1 + FEATURES_V2_ADDED
+FEATURE_VERSION = "v2_54features"
 
 PROCESSOR = processor(
     __name__,

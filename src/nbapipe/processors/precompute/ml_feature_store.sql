@@ -11,6 +11,30 @@
 --     >= 20% -> 2, >= 10% -> 1, <= -20% -> -2, <= -10% -> -1, else 0.
 --   pct_free_throw: free throws made / points over the last 10 games, clamped to 0..0.5.
 --   team_win_pct: the team's wins / games this season before the date.
+-- Feature version v2_54features: the 25 v1 features unchanged (feature_quality_score is still
+-- their mean), then 29 more, every one from games strictly before the date except who is listed
+-- for the date's game (the active list is known before tip-off; no result of the date is read):
+--   form and role: points last 3, minutes last 3/5/10/season, minutes_trend = last 3 - last 10,
+--     starts in the last 5, usage rate last 10, FGA/FTA last 5, points per minute last 10/season,
+--     games played this season;
+--   minutes_share_last_10: his minutes / (5 x game minutes) over the team's last 10 games (a
+--     team game he missed counts 0, so absences lower it);
+--   availability: absent_teammate_points / _minutes / absent_teammates = the per-game points and
+--     minutes (with this team, this season) of players who played in one of the team's last 3
+--     games and are not listed for it on the date (inactive, injured, traded); the player's own
+--     team_games_missed_last_5 and days_since_last_game;
+--   role change: games_since_joining = games with the current team when he played for another
+--     team earlier this season (NULL when he did not change teams);
+--   schedule: third_in_four_nights (2 games in the 3 days before);
+--   opponent: opp_role_points_allowed = points per starter (/5) or per bench player (/8) that the
+--     opponent allowed over its last 10 games, by the player's role (starter when >= 3 starts in
+--     his last 5); opp_points_allowed = its points allowed per game over those games;
+--   game lines: team_spread (the team's spread, < 0 = favourite) and game_total_line, pre-game;
+--   prev_season_points_avg / _minutes_avg / _games: his previous season (games with minutes);
+--   starter_tonight: 1/0 from the date's starting lineup, which teams announce before tip-off
+--     (NULL when the date has no box score yet: the model's missing-value branch).
+--     The previous season is read whole, outside the season lookback, so a rerun of an earlier
+--     season's Phase 3 does not mark these rows stale (a finished season does not change).
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
 -- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH universe AS (
@@ -18,13 +42,17 @@ WITH universe AS (
     WHERE game_date IN (SELECT game_date FROM run_dates)
 ),
 played AS (
-    SELECT player_lookup, season_year, game_date, game_id, points, minutes_played, ft_makes
+    SELECT player_lookup, season_year, game_date, game_id, team_abbr, points, minutes_played, ft_makes,
+           fg_attempts, ft_attempts, starter_flag, usage_rate
     FROM nba_analytics.player_game_summary
     WHERE minutes_played > 0
       AND game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
 ),
 pairs AS (
     SELECT u.game_date, u.player_lookup, h.points, h.minutes_played, h.ft_makes,
+           h.fg_attempts, h.ft_attempts, h.starter_flag, h.usage_rate, h.game_date AS hist_date,
+           h.team_abbr = u.team_abbr AS same_team,
+           date_diff('day', h.game_date, u.game_date) AS days_ago,
            row_number() OVER (PARTITION BY u.game_date, u.player_lookup
                               ORDER BY h.game_date DESC, h.game_id DESC) AS k
     FROM universe u
@@ -41,7 +69,21 @@ hist AS (
            avg(CASE WHEN k <= 10 THEN round(minutes_played * 1000000) END) / 1000000 AS minutes_avg_last_10,
            avg(round(minutes_played * 1000000)) / 1000000 AS minutes_avg_season,
            sum(CASE WHEN k <= 10 THEN ft_makes ELSE 0 END) AS ftm_last_10,
-           sum(CASE WHEN k <= 10 THEN points ELSE 0 END) AS points_last_10_total
+           sum(CASE WHEN k <= 10 THEN points ELSE 0 END) AS points_last_10_total,
+           -- v2: role and form
+           avg(CASE WHEN k <= 3 THEN CAST(points AS DOUBLE) END) AS points_avg_last_3,
+           avg(CASE WHEN k <= 3 THEN round(minutes_played * 1000000) END) / 1000000 AS minutes_avg_last_3,
+           avg(CASE WHEN k <= 5 THEN round(minutes_played * 1000000) END) / 1000000 AS minutes_avg_last_5,
+           sum(CASE WHEN k <= 5 AND starter_flag THEN 1 ELSE 0 END) AS starts_last_5,
+           avg(CASE WHEN k <= 10 THEN round(usage_rate * 1000000) END) / 1000000 AS usage_rate_last_10,
+           avg(CASE WHEN k <= 5 THEN CAST(fg_attempts AS DOUBLE) END) AS fga_avg_last_5,
+           avg(CASE WHEN k <= 5 THEN CAST(ft_attempts AS DOUBLE) END) AS fta_avg_last_5,
+           sum(CASE WHEN k <= 10 THEN round(minutes_played * 1000000) ELSE 0 END) AS minutes_micro_last_10,
+           sum(round(minutes_played * 1000000)) AS minutes_micro_season,
+           sum(points) AS points_season_total,
+           sum(CASE WHEN same_team THEN 1 ELSE 0 END) AS games_with_team,
+           max(hist_date) AS last_played_date,
+           sum(CASE WHEN days_ago <= 3 THEN 1 ELSE 0 END) AS games_in_last_3_days
     FROM pairs GROUP BY game_date, player_lookup
 ),
 team_games AS (
@@ -63,6 +105,77 @@ team_hist AS (     -- the player's team before the date: record, and the last-10
                  ON x.team_abbr = y.team_abbr AND x.season_year = y.season_year AND x.game_date < y.game_date) g
       ON g.as_of = t.game_date AND g.as_of_team = t.team_abbr
     GROUP BY t.game_date, t.team_abbr
+),
+team_slots AS (     -- each (date, team) of the universe and of its opponents
+    SELECT DISTINCT game_date, team_abbr, season_year FROM universe
+    UNION
+    SELECT DISTINCT game_date, opponent_team_abbr, season_year FROM universe
+),
+team_prior AS (     -- each (date, team): the team's games this season before the date, k = 1 latest
+    SELECT t.game_date, t.team_abbr, g.game_id, g.game_date AS prior_date, g.game_minutes,
+           row_number() OVER (PARTITION BY t.game_date, t.team_abbr ORDER BY g.game_date DESC, g.game_id DESC) AS k
+    FROM team_slots t
+    JOIN (SELECT team_abbr, season_year, game_date, game_id, game_minutes
+          FROM nba_analytics.team_offense_game_summary
+          WHERE game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)) g
+      ON g.team_abbr = t.team_abbr AND g.season_year = t.season_year AND g.game_date < t.game_date
+),
+team_members AS (   -- who played for the team before the date: per game average, and whether recent
+    SELECT tp.game_date, tp.team_abbr, p.player_lookup,
+           sum(p.points) / CAST(count(*) AS DOUBLE) AS points_per_game,
+           sum(round(p.minutes_played * 1000000)) / CAST(count(*) AS DOUBLE) / 1000000 AS minutes_per_game,
+           min(tp.k) AS last_k
+    FROM team_prior tp
+    JOIN played p ON p.game_id = tp.game_id AND p.team_abbr = tp.team_abbr
+    GROUP BY tp.game_date, tp.team_abbr, p.player_lookup
+),
+absent AS (         -- teammates of the team's last 3 games not listed for it on the date
+    SELECT m.game_date, m.team_abbr,
+           sum(m.points_per_game) AS absent_points,
+           sum(m.minutes_per_game) AS absent_minutes,
+           count(*) AS absent_players
+    FROM team_members m
+    WHERE m.last_k <= 3
+      AND NOT EXISTS (SELECT 1 FROM universe u WHERE u.game_date = m.game_date AND u.team_abbr = m.team_abbr
+                                                 AND u.player_lookup = m.player_lookup)
+    GROUP BY m.game_date, m.team_abbr
+),
+share AS (          -- the player's minutes over the team's last 10 games (a game he missed counts 0)
+    SELECT u.game_date, u.player_lookup,
+           sum(round(coalesce(p.minutes_played, 0) * 1000000)) / nullif(sum(tp.game_minutes * 5000000), 0) AS minutes_share_last_10,
+           sum(CASE WHEN p.player_lookup IS NULL AND tp.k <= 5 THEN 1 ELSE 0 END) AS team_games_missed_last_5
+    FROM universe u
+    JOIN team_prior tp ON tp.game_date = u.game_date AND tp.team_abbr = u.team_abbr AND tp.k <= 10
+    LEFT JOIN played p ON p.game_id = tp.game_id AND p.team_abbr = tp.team_abbr AND p.player_lookup = u.player_lookup
+    GROUP BY u.game_date, u.player_lookup
+),
+allowed_by_game AS (  -- points a defense allowed per game to the opposing starters and bench
+    SELECT s.game_id, s.opponent_team_abbr AS defending_team_abbr,
+           sum(CASE WHEN s.starter_flag THEN s.points ELSE 0 END) AS starter_points,
+           sum(CASE WHEN s.starter_flag THEN 0 ELSE s.points END) AS bench_points
+    FROM nba_analytics.player_game_summary s
+    WHERE s.game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
+      AND s.points IS NOT NULL
+    GROUP BY s.game_id, s.opponent_team_abbr
+),
+opp_allowed AS (    -- the opponent's last 10 games before the date
+    SELECT tp.game_date, tp.team_abbr,
+           avg(a.starter_points) AS starter_points_allowed,
+           avg(a.bench_points) AS bench_points_allowed
+    FROM team_prior tp
+    JOIN allowed_by_game a ON a.game_id = tp.game_id AND a.defending_team_abbr = tp.team_abbr
+    WHERE tp.k <= 10
+    GROUP BY tp.game_date, tp.team_abbr
+),
+prev_season AS (   -- the player's whole previous season (read outside the season lookback: see header)
+    SELECT p.player_lookup, p.season_year + 1 AS season_year,
+           sum(p.points) / CAST(count(*) AS DOUBLE) AS prev_points_avg,
+           sum(round(p.minutes_played * 1000000)) / CAST(count(*) AS DOUBLE) / 1000000 AS prev_minutes_avg,
+           count(*) AS prev_games
+    FROM nba_analytics.player_game_summary p
+    WHERE p.minutes_played > 0 AND p.points IS NOT NULL
+      AND p.season_year IN (SELECT DISTINCT season_year - 1 FROM universe)
+    GROUP BY p.player_lookup, p.season_year
 ),
 opp_def AS (       -- fallback opponent defensive rating: its season so far (Phase 3)
     SELECT o.game_date, o.team_abbr,
@@ -91,7 +204,18 @@ joined AS (
            h.points_last_2, h.points_prev_3, h.minutes_avg_last_10, h.minutes_avg_season,
            h.ftm_last_10, h.points_last_10_total,
            th.team_games, th.team_wins, th.team_pace_last_10 AS th_team_pace,
-           th.team_off_rating_last_10 AS th_team_off_rating
+           th.team_off_rating_last_10 AS th_team_off_rating,
+           h.points_avg_last_3, h.minutes_avg_last_3, h.minutes_avg_last_5, h.starts_last_5,
+           h.usage_rate_last_10, h.fga_avg_last_5, h.fta_avg_last_5, h.minutes_micro_last_10,
+           h.minutes_micro_season, h.points_season_total, h.games_with_team, h.last_played_date,
+           h.games_in_last_3_days,
+           sh.minutes_share_last_10, sh.team_games_missed_last_5,
+           coalesce(ab.absent_points, 0) AS absent_points, coalesce(ab.absent_minutes, 0) AS absent_minutes,
+           coalesce(ab.absent_players, 0) AS absent_players,
+           oa.starter_points_allowed, oa.bench_points_allowed,
+           tt.spread AS team_spread, tt.game_total AS game_total_line,
+           ps.prev_points_avg, ps.prev_minutes_avg, ps.prev_games,
+           tonight.starter_flag AS starter_tonight_flag
     FROM universe u
     LEFT JOIN nba_precompute.player_daily_cache c ON c.cache_date = u.game_date AND c.player_lookup = u.player_lookup
     LEFT JOIN nba_precompute.player_composite_factors f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
@@ -101,6 +225,14 @@ joined AS (
     LEFT JOIN nba_analytics.upcoming_team_game_context ot ON ot.game_date = u.game_date AND ot.team_abbr = u.opponent_team_abbr
     LEFT JOIN hist h ON h.game_date = u.game_date AND h.player_lookup = u.player_lookup
     LEFT JOIN team_hist th ON th.game_date = u.game_date AND th.team_abbr = u.team_abbr
+    LEFT JOIN share sh ON sh.game_date = u.game_date AND sh.player_lookup = u.player_lookup
+    LEFT JOIN absent ab ON ab.game_date = u.game_date AND ab.team_abbr = u.team_abbr
+    LEFT JOIN opp_allowed oa ON oa.game_date = u.game_date AND oa.team_abbr = u.opponent_team_abbr
+    LEFT JOIN nba_analytics.upcoming_team_game_context tt ON tt.game_date = u.game_date AND tt.team_abbr = u.team_abbr
+    LEFT JOIN prev_season ps ON ps.player_lookup = u.player_lookup AND ps.season_year = u.season_year
+    -- the date's starting lineup (announced before tip-off; no other column of the date is read)
+    LEFT JOIN nba_analytics.player_game_summary tonight
+      ON tonight.game_date = u.game_date AND tonight.player_lookup = u.player_lookup
 ),
 features AS (
     SELECT j.*,
@@ -134,7 +266,19 @@ features AS (
            coalesce(c_team_pace, th_team_pace)                             AS team_pace,
            coalesce(c_team_off_rating, th_team_off_rating)                 AS team_off_rating,
            team_wins / CAST(nullif(team_games, 0) AS DOUBLE)               AS team_win_pct,
-           CASE WHEN current_points_line IS NULL THEN 0 ELSE 1 END         AS has_vegas_line
+           CASE WHEN current_points_line IS NULL THEN 0 ELSE 1 END         AS has_vegas_line,
+           -- v2 features (see the header)
+           minutes_avg_last_3 - minutes_avg_last_10                        AS minutes_trend,
+           minutes_micro_last_10 / 1000000.0 / nullif(least(games, 10), 0) AS minutes_avg_last_10_v2,
+           minutes_micro_season / 1000000.0 / nullif(games, 0)             AS minutes_avg_season_v2,
+           points_season_total / nullif(minutes_micro_season / 1000000.0, 0) AS points_per_minute_season,
+           points_last_10_total / nullif(minutes_micro_last_10 / 1000000.0, 0) AS points_per_minute_last_10,
+           CASE WHEN starts_last_5 >= 3 THEN starter_points_allowed / 5.0
+                ELSE bench_points_allowed / 8.0 END                        AS opp_role_points_allowed,
+           CASE WHEN games IS NULL THEN NULL
+                WHEN games_with_team < games THEN games_with_team END      AS games_since_joining,
+           date_diff('day', last_played_date, game_date)                   AS days_since_last_game,
+           CASE WHEN games_in_last_3_days >= 2 THEN 1 ELSE 0 END           AS third_in_four_nights
     FROM joined j
 ),
 sourced AS (
@@ -198,7 +342,36 @@ SELECT
     round(team_win_pct, 6)               AS team_win_pct,
     current_points_line                  AS vegas_points_line,
     has_vegas_line,
-    'v1_25features'                      AS feature_version,
+    round(points_avg_last_3, 6)          AS points_avg_last_3,
+    round(minutes_avg_last_3, 6)         AS minutes_avg_last_3,
+    round(minutes_avg_last_5, 6)         AS minutes_avg_last_5,
+    round(minutes_avg_last_10_v2, 6)     AS minutes_avg_last_10,
+    round(minutes_avg_season_v2, 6)      AS minutes_avg_season,
+    round(minutes_trend, 6)              AS minutes_trend,
+    starts_last_5,
+    round(minutes_share_last_10, 6)      AS minutes_share_last_10,
+    round(usage_rate_last_10, 6)         AS usage_rate_last_10,
+    round(fga_avg_last_5, 6)             AS fga_avg_last_5,
+    round(fta_avg_last_5, 6)             AS fta_avg_last_5,
+    round(points_per_minute_last_10, 6)  AS points_per_minute_last_10,
+    round(points_per_minute_season, 6)   AS points_per_minute_season,
+    games                                AS games_played_season,
+    days_since_last_game,
+    third_in_four_nights,
+    team_games_missed_last_5,
+    games_since_joining,
+    round(absent_points, 6)              AS absent_teammate_points,
+    round(absent_minutes, 6)             AS absent_teammate_minutes,
+    absent_players                       AS absent_teammates,
+    round(opp_role_points_allowed, 6)    AS opp_role_points_allowed,
+    round(starter_points_allowed + bench_points_allowed, 6) AS opp_points_allowed,
+    team_spread,
+    game_total_line,
+    round(prev_points_avg, 6)            AS prev_season_points_avg,
+    round(prev_minutes_avg, 6)           AS prev_season_minutes_avg,
+    prev_games                           AS prev_season_games,
+    CASE WHEN starter_tonight_flag THEN 1 WHEN NOT starter_tonight_flag THEN 0 END AS starter_tonight,
+    'v2_54features'                      AS feature_version,
     '{' ||
         '"points_avg_last_5":"' || src_points_avg_last_5 || '"' || ',' ||
         '"points_avg_last_10":"' || src_points_avg_last_10 || '"' || ',' ||
@@ -224,7 +397,36 @@ SELECT
         '"team_off_rating":"' || src_team_off_rating || '"' || ',' ||
         '"team_win_pct":"' || src_team_win_pct || '"' || ',' ||
         '"vegas_points_line":"' || src_vegas_points_line || '"' || ',' ||
-        '"has_vegas_line":"' || src_has_vegas_line || '"' || '}' AS feature_sources,
+        '"has_vegas_line":"' || src_has_vegas_line || '"' || ',' ||
+        '"points_avg_last_3":"' || CASE WHEN points_avg_last_3 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_avg_last_3":"' || CASE WHEN minutes_avg_last_3 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_avg_last_5":"' || CASE WHEN minutes_avg_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_avg_last_10":"' || CASE WHEN minutes_avg_last_10_v2 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_avg_season":"' || CASE WHEN minutes_avg_season_v2 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_trend":"' || CASE WHEN minutes_trend IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"starts_last_5":"' || CASE WHEN starts_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_share_last_10":"' || CASE WHEN minutes_share_last_10 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"usage_rate_last_10":"' || CASE WHEN usage_rate_last_10 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"fga_avg_last_5":"' || CASE WHEN fga_avg_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"fta_avg_last_5":"' || CASE WHEN fta_avg_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"points_per_minute_last_10":"' || CASE WHEN points_per_minute_last_10 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"points_per_minute_season":"' || CASE WHEN points_per_minute_season IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"games_played_season":"' || CASE WHEN games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"days_since_last_game":"' || CASE WHEN days_since_last_game IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"third_in_four_nights":"' || CASE WHEN third_in_four_nights IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"team_games_missed_last_5":"' || CASE WHEN team_games_missed_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"games_since_joining":"' || CASE WHEN games_since_joining IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"absent_teammate_points":"' || CASE WHEN absent_points IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"absent_teammate_minutes":"' || CASE WHEN absent_minutes IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"absent_teammates":"' || CASE WHEN absent_players IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"opp_role_points_allowed":"' || CASE WHEN opp_role_points_allowed IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"opp_points_allowed":"' || CASE WHEN starter_points_allowed IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"team_spread":"' || CASE WHEN team_spread IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"game_total_line":"' || CASE WHEN game_total_line IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"prev_season_points_avg":"' || CASE WHEN prev_points_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"prev_season_minutes_avg":"' || CASE WHEN prev_minutes_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"prev_season_games":"' || CASE WHEN prev_games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"starter_tonight":"' || CASE WHEN starter_tonight_flag IS NULL THEN 'missing' ELSE 'phase3' END || '"' || '}' AS feature_sources,
     round((CASE src_points_avg_last_5 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_season WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +

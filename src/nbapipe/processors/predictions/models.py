@@ -10,6 +10,19 @@ where fp hashes the training rows, the features and their version, the hyperpara
 library versions; the JSON sidecar beside it says the same in words (training window, row count,
 features, versions, hyperparameters, residual spread). A rerun finds the same file and gives
 identical predictions; changed history (a Phase 3/4 rerun of earlier dates) trains a new file.
+
+What a model predicts (TRAINING_CODE_VERSION 2, feature version v2): a distribution, not a number.
+  median  a HistGradientBoosting model with absolute-error loss: the median points (what MAE
+          rewards; points are right-skewed, so the median is below the mean);
+  scale   a small second model of the median's absolute error (its typical miss for this row);
+  calibration  the empirical distribution of z = (points - median) / scale measured OUT OF
+          SAMPLE: the previous month's model on the previous month's rows (all dated before the
+          cutoff). P(points > line) = 1 - F((line - median) / scale), with F that distribution,
+          so probabilities are calibrated on earlier months only (quantile recalibration); the
+          first model, which has no earlier month, uses its own training residuals and says so.
+  line_shrink  k in 0..1: on a lined row P(over) = the books' P + k (model P - books' P), k
+          fitted on earlier lined rows only (see _line_shrink).
+The 10% / 50% / 90% quantiles are median + scale x F^-1(0.1 / 0.5 / 0.9).
 """
 from __future__ import annotations
 
@@ -30,16 +43,30 @@ from nbapipe.warehouse import Warehouse
 
 SYSTEM_ID = "gradient_boosting"
 # Bump when the training code changes what a model is (part of every model's fingerprint).
-TRAINING_CODE_VERSION = 1
+TRAINING_CODE_VERSION = 2
 # The line is not a model input: it exists on < 3% of feature rows and on none before most
-# cutoffs, so a model cannot learn from it; and the model's own number is what is compared
-# with the line to make a pick.
-MODEL_FEATURES = tuple(f for f in FEATURES if f not in ("vegas_points_line", "has_vegas_line"))
-# Deterministic (no subsampling, no early-stopping split, fixed seed), small and fast: ~0.5 s
+# cutoffs, so a model cannot learn from it; and the model's own distribution is what is
+# compared with the line and its price to make a pick.
+STORED_FEATURES = tuple(f for f in FEATURES if f not in ("vegas_points_line", "has_vegas_line"))
+# Products the trees approximate poorly with 15 leaves: expected points = rate x minutes.
+DERIVED_FEATURES = {
+    "expected_points_recent": ("points_per_minute_last_10", "minutes_avg_last_3"),
+    "expected_points_season": ("points_per_minute_season", "minutes_avg_last_5"),
+    "usage_minutes": ("usage_rate_last_10", "minutes_avg_last_5"),
+}
+MODEL_FEATURES = STORED_FEATURES + tuple(DERIVED_FEATURES)
+# Deterministic (no subsampling, no early-stopping split, fixed seed), small and fast: ~1 s
 # per model on one core. NULL features go to the trees' learned missing-value branch.
-HYPERPARAMETERS = {"loss": "squared_error", "learning_rate": 0.1, "max_iter": 100,
+# Absolute-error loss: the walk-forward ablation (`nbapipe evaluate --ablation`) measured the
+# median 0.9% of the last-10 average's MAE better than the mean (squared error) on 2023-24.
+HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100,
                    "max_leaf_nodes": 15, "min_samples_leaf": 50, "max_bins": 63,
                    "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
+# The scale model: fewer trees, fitted on every second training row (its target, an absolute
+# error, is noisy: more trees bought nothing), to keep training within budget.
+SCALE_HYPERPARAMETERS = {**HYPERPARAMETERS, "max_iter": 30}
+# Levels of the stored z distribution (F^-1 at 0.5%, 1%, ..., 99.5%).
+Z_LEVELS = np.linspace(0.005, 0.995, 199)
 
 
 def cutoff_of(d: dt.date) -> dt.date:
@@ -63,18 +90,50 @@ class Model:
         return float(self.meta["training_residual_std"])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """The median points."""
         with _one_thread():
-            return np.maximum(self.estimator.predict(X), 0.0)
+            return np.maximum(self.estimator["median"].predict(X), 0.0)
+
+    def scale(self, X: np.ndarray) -> np.ndarray:
+        with _one_thread():
+            return np.maximum(self.estimator["scale"].predict(X), MIN_SCALE)
+
+    def p_over(self, median: np.ndarray, scale: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """P(points > line) per row (NaN where the line is): points are whole numbers, so
+        'more than L' is 'at least floor(L) + 1', read at floor(L) + 0.5."""
+        return p_over(median, scale, line, np.asarray(self.meta["calibration"]["z_quantiles"]))
+
+    @property
+    def line_shrink(self) -> float:
+        return float(self.meta["calibration"]["line_shrink"])
+
+    def quantiles(self, median: np.ndarray, scale: np.ndarray, levels=(0.1, 0.5, 0.9)) -> list[np.ndarray]:
+        zq = np.asarray(self.meta["calibration"]["z_quantiles"])
+        return [np.maximum(median + scale * np.interp(q, Z_LEVELS, zq), 0.0) for q in levels]
+
+
+# A scale below half a point would make one point of difference look like certainty.
+MIN_SCALE = 0.5
+
+
+def p_over(median: np.ndarray, scale: np.ndarray, line: np.ndarray, z_quantiles: np.ndarray) -> np.ndarray:
+    t = np.floor(line) + 0.5
+    z = (t - median) / scale
+    # F between the stored levels by linear interpolation, flat beyond them (0.5% tails).
+    cdf = np.interp(z, z_quantiles, Z_LEVELS, left=0.0025, right=0.9975)
+    return np.where(np.isnan(line), np.nan, 1.0 - cdf)
 
 
 def feature_matrix(table: pa.Table) -> np.ndarray:
     """The model's features as a float matrix (NULL -> NaN), columns in MODEL_FEATURES order."""
-    return np.column_stack([table.column(f).to_numpy(zero_copy_only=False).astype(np.float64)
-                            for f in MODEL_FEATURES])
+    cols = {f: table.column(f).to_numpy(zero_copy_only=False).astype(np.float64) for f in STORED_FEATURES}
+    for name, (a, b) in DERIVED_FEATURES.items():
+        cols[name] = cols[a] * cols[b]
+    return np.column_stack([cols[f] for f in MODEL_FEATURES])
 
 
 def feature_select() -> str:
-    return ", ".join(f"CAST(f.{c} AS DOUBLE) AS {c}" for c in MODEL_FEATURES)
+    return ", ".join(f"CAST(f.{c} AS DOUBLE) AS {c}" for c in STORED_FEATURES)
 
 
 def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
@@ -84,7 +143,7 @@ def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
     sql = f"""
         SELECT * FROM (
             SELECT f.game_date, f.player_lookup, {feature_select()},
-                   CAST(s.points AS DOUBLE) AS actual_points
+                   CAST(s.points AS DOUBLE) AS actual_points, CAST(f.vegas_points_line AS DOUBLE) AS line
             FROM nba_predictions.ml_feature_store f
             JOIN nba_analytics.player_game_summary s
               ON s.game_date = f.game_date AND s.player_lookup = f.player_lookup
@@ -137,12 +196,18 @@ def _as_date(v) -> dt.date:
     return v.date() if isinstance(v, dt.datetime) else v
 
 
-def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> Model | None:
+def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
+                  cache: dict | None = None) -> Model | None:
     """The model for `cutoff`: the stored file when one was made from exactly these rows and
-    settings, else a newly trained one (saved). None when there are too few labelled rows."""
+    settings, else a newly trained one (saved), calibrated on the previous month's model.
+    None when there are too few labelled rows. `cache` keeps the models of one run."""
     cancel.check()      # a stop request between models: loading and training are Python, not SQL
+    cache = {} if cache is None else cache
+    if cutoff in cache:
+        return cache[cutoff]
     table = training_rows(wh, cutoff)
     if table.num_rows < config.MODEL_MIN_TRAINING_ROWS:
+        cache[cutoff] = None
         return None
     X, y = feature_matrix(table), table.column("actual_points").to_numpy()
     fp = _fingerprint(X, y)
@@ -151,10 +216,12 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> Mo
         import joblib
         meta = json.loads(path.with_suffix(".json").read_text())
         if meta.get("fingerprint") == fp:
-            return Model(cutoff, joblib.load(path), meta, path)
+            cache[cutoff] = Model(cutoff, joblib.load(path), meta, path)
+            return cache[cutoff]
     estimator = _fit(X, y)
     with _one_thread():
-        residuals = y - estimator.predict(X)
+        residuals = y - estimator["median"].predict(X)
+    calibration = _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator)
     dates = table.column("game_date")
     meta = {
         "system_id": SYSTEM_ID, "cutoff": cutoff.isoformat(), "fingerprint": fp,
@@ -164,22 +231,95 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> Mo
         "training_rows": int(table.num_rows), "max_training_rows": config.MODEL_MAX_TRAINING_ROWS,
         "features": list(MODEL_FEATURES), "feature_version": FEATURE_VERSION,
         "label": "nba_analytics.player_game_summary.points of the same (earlier) game",
-        "hyperparameters": HYPERPARAMETERS, "training_code_version": TRAINING_CODE_VERSION,
+        "stored_features": list(STORED_FEATURES), "derived_features": DERIVED_FEATURES,
+        "hyperparameters": HYPERPARAMETERS, "scale_hyperparameters": SCALE_HYPERPARAMETERS,
+        "training_code_version": TRAINING_CODE_VERSION,
         "libraries": _library_versions(),
         "training_residual_std": round(float(np.std(residuals)), 6),
         "training_mae": round(float(np.mean(np.abs(residuals))), 6),
+        "calibration": calibration,
     }
     if path:
         _save(estimator, meta, path)
-    return Model(cutoff, estimator, meta, path)
+    cache[cutoff] = Model(cutoff, estimator, meta, path)
+    return cache[cutoff]
 
 
-def _fit(X: np.ndarray, y: np.ndarray):
+def _fit(X: np.ndarray, y: np.ndarray) -> dict:
+    """The median model, then the scale model fitted to the median's absolute errors."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    est = HistGradientBoostingRegressor(**HYPERPARAMETERS)
+    # A feature with no value at all before the cutoff (the previous season's averages in the
+    # first season) cannot be binned: a constant column instead, which no tree ever splits on.
+    empty = np.isnan(X).all(axis=0)
+    if empty.any():
+        X = X.copy()
+        X[:, empty] = 0.0
     with _one_thread():
-        est.fit(X, y)
-    return est
+        median = HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(X, y)
+        miss = np.abs(y - median.predict(X))
+        scale = HistGradientBoostingRegressor(**SCALE_HYPERPARAMETERS).fit(X[::2], miss[::2])
+    return {"median": median, "scale": scale}
+
+
+def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
+    """The out-of-sample z distribution: the model of the last month with games before the
+    cutoff (the previous month in season; the last month of the previous season after the
+    summer) on the training rows of that month. A month with too few rows (the finals, a
+    season's first week inside the bootstrap window) passes on that model's own distribution;
+    with no earlier model at all (the first one), this model's training rows, and it says so."""
+    dates = table.column("game_date").to_numpy(zero_copy_only=False)
+    prev_cut = cutoff_of(dates[-1].astype(dt.date))
+    month = dates >= np.datetime64(prev_cut, "D")
+    prev = load_or_train(wh, prev_cut, models_dir, cache)
+    if prev is not None and month.sum() >= MIN_CALIBRATION_ROWS:
+        med, sc = prev.predict(X[month]), prev.scale(X[month])
+        z = (y[month] - med) / sc
+        source = f"out of sample: {prev.version} on {int(month.sum())} rows dated {prev_cut}..{cutoff - dt.timedelta(days=1)}"
+        zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
+    elif prev is not None:
+        cal = prev.meta["calibration"]
+        z, zq = np.empty(cal["rows"]), cal["z_quantiles"]      # (its row count only)
+        source = f"passed on by {prev.version} ({int(month.sum())} rows since its cutoff): {cal['source']}"
+    else:
+        with _one_thread():
+            med = np.maximum(estimator["median"].predict(X), 0.0)
+            sc = np.maximum(estimator["scale"].predict(X), MIN_SCALE)
+        z = (y - med) / sc
+        zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
+        source = f"in sample: no earlier model ({int(len(y))} training rows)"
+    return {"source": source, "rows": int(len(z)), "z_quantiles": zq,
+            **_line_shrink(prev, table, month, X, y)}
+
+
+# A month with fewer rows than this does not make its own z distribution (see _calibration).
+MIN_CALIBRATION_ROWS = 1000
+# Fewer earlier lined player-games than this: no evidence, the model's P(over) is used as is.
+MIN_LINED_PAIRS = 30
+
+
+def _line_shrink(prev, table, month, X, y) -> dict:
+    """How far to trust P(over) against the books' on lined rows, from earlier lined rows only.
+    Each model keeps the (P(over), went over) pairs of every earlier month's lined rows, each
+    predicted out of sample by its own month's model: the previous model's pairs plus the
+    previous month's lined rows predicted by the previous model. k minimises the Brier score of
+    0.5 + k (P - 0.5) on them (least squares, clipped to 0..1): the model's P(over) on a line is
+    used as line_P + k (P - line_P). Lines are on few dates (a handful before March 2024)."""
+    pairs = list(prev.meta["calibration"].get("lined_pairs", [])) if prev is not None else []
+    if prev is not None:
+        line = table.column("line").to_numpy(zero_copy_only=False).astype(np.float64)
+        sel = month & ~np.isnan(line) & (y != line)
+        if sel.any():
+            Xs = X[sel]
+            p = prev.p_over(prev.predict(Xs), prev.scale(Xs), line[sel])
+            pairs += [[round(float(a), 6), int(b)] for a, b in zip(p, y[sel] > line[sel])]
+    if len(pairs) < MIN_LINED_PAIRS:
+        return {"lined_pairs": pairs, "line_shrink": 1.0,
+                "line_shrink_rule": f"fewer than {MIN_LINED_PAIRS} earlier lined rows: P(over) as is"}
+    pa_, ya = np.array(pairs, dtype=np.float64).T
+    d = pa_ - 0.5
+    k = float(np.clip(np.sum(d * (ya - 0.5)) / max(np.sum(d * d), 1e-9), 0.0, 1.0))
+    return {"lined_pairs": pairs, "line_shrink": round(k, 6),
+            "line_shrink_rule": f"least squares on {len(pairs)} earlier lined rows"}
 
 
 def _one_thread():
@@ -192,7 +332,8 @@ def _one_thread():
 def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"features": MODEL_FEATURES, "feature_version": FEATURE_VERSION,
-                         "hyperparameters": HYPERPARAMETERS, "code": TRAINING_CODE_VERSION,
+                         "derived": DERIVED_FEATURES, "hyperparameters": HYPERPARAMETERS,
+                         "scale": SCALE_HYPERPARAMETERS, "code": TRAINING_CODE_VERSION,
                          "libraries": _library_versions()}, sort_keys=True).encode())
     h.update(np.ascontiguousarray(X).tobytes())
     h.update(np.ascontiguousarray(y).tobytes())

@@ -33,6 +33,8 @@ SELECT
              + CAST(0.04 AS DOUBLE) * coalesce(shot_zone_mismatch_score, 0)
              + base * CAST(0.001 AS DOUBLE) * (coalesce(fatigue_score, 100) - 100)) AS predicted_points,
     CAST(? AS DOUBLE)                                            AS reference_std,
-    'moving_average_v1'                                          AS model_version
+    'moving_average_v1'                                          AS model_version,
+    CAST(NULL AS DOUBLE) AS q10, CAST(NULL AS DOUBLE) AS q90,   -- no distribution: picks by edge
+    CAST(NULL AS DOUBLE) AS p_over, CAST(NULL AS DOUBLE) AS p_under, CAST(NULL AS DOUBLE) AS line_shrink
 FROM weighted
 WHERE base IS NOT NULL

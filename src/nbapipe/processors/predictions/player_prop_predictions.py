@@ -51,8 +51,14 @@ def compute(wh: Warehouse, dates: list[dt.date], out_table: str, run_id: str) ->
         wh.execute(f"DELETE FROM raw_predictions WHERE game_date IN ({', '.join('?' * len(missing))})",
                    list(missing))
     wh.execute(f"CREATE OR REPLACE TEMP TABLE {out_table} AS {_sql('player_prop_predictions')}",
-               [config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE, run_id])
+               [_break_even(config.PREDICTION_DEFAULT_PRICE), _break_even(config.PREDICTION_DEFAULT_PRICE),
+                config.PICK_MIN_PROBABILITY_MARGIN, config.PICK_MIN_PROBABILITY_MARGIN,
+                config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE, run_id])
     return missing
+
+
+def _break_even(american: float) -> float:
+    return 100 / (american + 100) if american > 0 else -american / (-american + 100)
 
 
 def _not_computed(d: dt.date, why: dict) -> NotComputed:
@@ -65,7 +71,8 @@ def _not_computed(d: dt.date, why: dict) -> NotComputed:
 
 def _models_for(wh: Warehouse, dates: list[dt.date], model_dir) -> dict[dt.date, models.Model | None]:
     """One model per month among `dates` (loaded when stored, trained when not)."""
-    return {c: models.load_or_train(wh, c, model_dir) for c in sorted({models.cutoff_of(d) for d in dates})}
+    cache: dict = {}
+    return {c: models.load_or_train(wh, c, model_dir, cache) for c in sorted({models.cutoff_of(d) for d in dates})}
 
 
 def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
@@ -73,6 +80,7 @@ def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
     the feature rows of its month's dates."""
     rows = wh.con.sql(
         f"SELECT f.game_date, date_trunc('month', f.game_date) AS cutoff, f.player_lookup, "
+        f"CAST(f.vegas_points_line AS DOUBLE) AS line, "
         f"{models.feature_select()} FROM nba_predictions.ml_feature_store f "
         f"WHERE f.game_date IN (SELECT game_date FROM run_dates) "
         f"ORDER BY f.game_date, f.player_lookup").to_arrow_table()
@@ -86,19 +94,31 @@ def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
             continue
         sub = rows.filter(pa.array(mask))
         n = sub.num_rows
+        X = models.feature_matrix(sub)
+        median, scale = model.predict(X), model.scale(X)
+        line = sub.column("line").to_numpy(zero_copy_only=False).astype(np.float64)
+        q10, _, q90 = model.quantiles(median, scale)
+        p_over = model.p_over(median, scale, line)
+        # P(under) = P(points < L) = 1 - P(points > ceil(L) - 1): a whole-number line can push.
+        p_under = 1.0 - model.p_over(median, scale, np.ceil(line) - 1.0)
         parts.append(pa.table({
             "game_date": sub.column("game_date"),
             "player_lookup": sub.column("player_lookup"),
             "system_id": pa.array(np.full(n, models.SYSTEM_ID), pa.string()),
-            "predicted_points": pa.array(model.predict(models.feature_matrix(sub)), pa.float64()),
+            "predicted_points": pa.array(median, pa.float64()),
             "reference_std": pa.array(np.full(n, model.residual_std), pa.float64()),
             "model_version": pa.array(np.full(n, model.version), pa.string()),
+            "q10": pa.array(q10, pa.float64()), "q90": pa.array(q90, pa.float64()),
+            "p_over": pa.array(p_over, pa.float64(), from_pandas=True),
+            "p_under": pa.array(p_under, pa.float64(), from_pandas=True),
+            "line_shrink": pa.array(np.full(n, model.line_shrink), pa.float64()),
         }))
     if parts:
         return pa.concat_tables(parts)
     return pa.table({"game_date": pa.array([], pa.date32()), "player_lookup": pa.array([], pa.string()),
                      "system_id": pa.array([], pa.string()), "predicted_points": pa.array([], pa.float64()),
-                     "reference_std": pa.array([], pa.float64()), "model_version": pa.array([], pa.string())})
+                     "reference_std": pa.array([], pa.float64()), "model_version": pa.array([], pa.string()),
+                     **{c: pa.array([], pa.float64()) for c in ("q10", "q90", "p_over", "p_under", "line_shrink")}})
 
 
 def _sql(name: str) -> str:

@@ -10,6 +10,10 @@
 --     are voided (void_reason). prediction_correct is NULL for everything that is not a
 --     decided OVER/UNDER, so hit rate = correct / (correct + incorrect) over non-NULL rows.
 --   line_absolute_error = |line - actual|: how far the book's line itself was off.
+--   profit: units won on a one-unit stake at the quoted price of the pick (pick_price, American
+--     odds): price / 100 when > 0, 100 / -price otherwise, -1 on a loss, 0 on a push; NULL when
+--     there was no decided pick. went_over: actual > line (1/0), NULL without a line, on a push
+--     or DNP: what p_over and line_p_over are scored against (Brier score).
 WITH preds AS (
     SELECT * FROM nba_predictions.player_prop_predictions
     WHERE game_date IN (SELECT game_date FROM run_dates)
@@ -57,6 +61,21 @@ SELECT
               THEN NULL
          WHEN recommendation = 'OVER' THEN actual_points > points_line
          ELSE actual_points < points_line END                      AS prediction_correct,
+    q10,
+    q90,
+    p_over,
+    line_p_over,
+    pick_price,
+    break_even,
+    CASE WHEN is_dnp OR points_line IS NULL OR box_points = points_line THEN NULL
+         WHEN box_points > points_line THEN 1 ELSE 0 END           AS went_over,
+    CASE WHEN is_dnp OR recommendation IS NULL OR recommendation NOT IN ('OVER', 'UNDER') THEN NULL
+         WHEN push THEN CAST(0 AS DOUBLE)
+         WHEN (recommendation = 'OVER' AND actual_points > points_line)
+              OR (recommendation = 'UNDER' AND actual_points < points_line)
+              THEN round(CASE WHEN coalesce(pick_price, -110) > 0 THEN coalesce(pick_price, -110) / 100
+                              ELSE 100 / -coalesce(pick_price, -110) END, 6)
+         ELSE CAST(-1 AS DOUBLE) END                               AS profit,
     (SELECT run_id FROM run_bounds)                                AS run_id,
     current_timestamp                                              AS processed_at
 FROM graded

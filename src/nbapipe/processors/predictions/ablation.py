@@ -1,0 +1,108 @@
+"""The walk-forward ablation behind the model's choices (`nbapipe evaluate --ablation`).
+
+Each variant (a learner and a feature set) is trained the way `nbapipe predict` trains: one
+model per month of the range, on the most recent MODEL_MAX_TRAINING_ROWS labelled feature rows
+dated before the month's first day, and scored on that month's rows only. The rows scored are
+the evaluation's (minutes > 0, at least one earlier game that season, a gradient_boosting
+prediction), so every variant is compared with the last-10 average on the same player-games.
+Models are trained in memory and not kept.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from nbapipe import config
+from nbapipe.processors.precompute.ml_feature_store import FEATURES_V1, FEATURES_V2_ADDED
+from nbapipe.processors.predictions import models
+from nbapipe.warehouse import Warehouse
+
+V1 = tuple(f for f in FEATURES_V1 if f not in ("vegas_points_line", "has_vegas_line"))
+GROUPS = {
+    "minutes": ("minutes_avg_last_3", "minutes_avg_last_5", "minutes_avg_last_10", "minutes_avg_season",
+                "minutes_trend", "starts_last_5", "minutes_share_last_10"),
+    "scoring": ("points_avg_last_3", "usage_rate_last_10", "fga_avg_last_5", "fta_avg_last_5",
+                "points_per_minute_last_10", "points_per_minute_season", "games_played_season"),
+    "availability": ("absent_teammate_points", "absent_teammate_minutes", "absent_teammates",
+                     "team_games_missed_last_5", "days_since_last_game", "games_since_joining"),
+    "opponent_schedule": ("third_in_four_nights", "opp_role_points_allowed", "opp_points_allowed"),
+    "game_lines": ("team_spread", "game_total_line"),
+    "previous_season": ("prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games"),
+    "lineup": ("starter_tonight",),
+    "derived": tuple(models.DERIVED_FEATURES),
+}
+assert set(sum(GROUPS.values(), ())) - set(models.DERIVED_FEATURES) == set(FEATURES_V2_ADDED)
+ALL = models.MODEL_FEATURES
+MEAN = {**models.HYPERPARAMETERS, "loss": "squared_error"}
+
+
+def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
+    """(name, hyperparameters, features): the v1 model as it was, v1 with the median loss, the
+    chosen model, and the chosen model without each feature group."""
+    out = [("v1 features, squared error (the Phase 5 model before v2)", MEAN, V1),
+           ("v1 features, absolute error (median)", models.HYPERPARAMETERS, V1),
+           ("all v2 features, squared error", MEAN, ALL),
+           ("all v2 features, absolute error = the model", models.HYPERPARAMETERS, ALL)]
+    for g, cols in GROUPS.items():
+        out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols)))
+    return out
+
+
+def load_ablation(wh: Warehouse) -> dict | None:
+    """Everything the ablation reads, so the warehouse is released before the training: the
+    scored rows of the staged evaluation (_eval_rows) and each month's training rows."""
+    scored = wh.con.sql(f"""
+        SELECT f.game_date, f.player_lookup, {models.feature_select()}, e.actual, e.last_10
+        FROM _eval_rows e JOIN nba_predictions.ml_feature_store f
+          ON f.game_date = e.game_date AND f.player_lookup = e.player_lookup
+        WHERE e.system_id = '{models.SYSTEM_ID}' ORDER BY f.game_date, f.player_lookup""").to_arrow_table()
+    if scored.num_rows == 0:
+        return None
+    dates = scored.column("game_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    cutoffs = sorted({models.cutoff_of(d.astype(dt.date)) for d in dates})
+    return {"scored": scored, "dates": dates, "cutoffs": cutoffs,
+            "train": {c: models.training_rows(wh, c) for c in cutoffs}}
+
+
+def run_ablation(data: dict | None) -> list[dict]:
+    """The ablation table: every variant trained per month and scored on the same rows."""
+    if data is None:
+        return []
+    scored, dates, cutoffs, train = data["scored"], data["dates"], data["cutoffs"], data["train"]
+    cols = list(ALL)
+    Xs, ys = models.feature_matrix(scored), scored.column("actual").to_numpy()
+    last_10 = scored.column("last_10").to_numpy()
+    results = []
+    for name, hp, feats in variants():
+        idx = [cols.index(f) for f in feats]
+        pred = np.full(len(ys), np.nan)
+        for c in cutoffs:
+            t = train[c]
+            if t.num_rows < config.MODEL_MIN_TRAINING_ROWS:
+                continue
+            month = (dates >= np.datetime64(c, "D")) & (dates < np.datetime64(_next_month(c), "D"))
+            X = models.feature_matrix(t)[:, idx]
+            est = _fit(X, t.column("actual_points").to_numpy(), hp)
+            with models._one_thread():
+                pred[month] = np.maximum(est.predict(Xs[month][:, idx]), 0.0)
+        ok = ~np.isnan(pred)
+        mae = float(np.mean(np.abs(pred[ok] - ys[ok])))
+        l10 = float(np.mean(np.abs(last_10[ok] - ys[ok])))
+        results.append({"variant": name, "loss": hp["loss"], "features": len(feats), "rows": int(ok.sum()),
+                        "mae": round(mae, 4), "last_10_mae": round(l10, 4), "mae_vs_last_10": round(mae / l10, 4)})
+    return results
+
+
+def _fit(X, y, hp):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    empty = np.isnan(X).all(axis=0)
+    if empty.any():
+        X = X.copy()
+        X[:, empty] = 0.0
+    with models._one_thread():
+        return HistGradientBoostingRegressor(**hp).fit(X, y)
+
+
+def _next_month(d: dt.date) -> dt.date:
+    return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
