@@ -20,10 +20,10 @@ FEATURES_V2_ADDED = (
     "third_in_four_nights", "team_games_missed_last_5", "games_since_joining",
     "absent_teammate_points", "absent_teammate_minutes", "absent_teammates",
     "opp_role_points_allowed", "opp_points_allowed", "team_spread", "game_total_line",
-    "prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games", "starter_tonight",
+    "prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games",
 )
 FEATURES = FEATURES_V1 + FEATURES_V2_ADDED
-FEATURE_VERSION = "v2_54features"
+FEATURE_VERSION = "v2_53features"
 
 PROCESSOR = processor(
     __name__,

@@ -11,9 +11,9 @@
 --     >= 20% -> 2, >= 10% -> 1, <= -20% -> -2, <= -10% -> -1, else 0.
 --   pct_free_throw: free throws made / points over the last 10 games, clamped to 0..0.5.
 --   team_win_pct: the team's wins / games this season before the date.
--- Feature version v2_54features: the 25 v1 features unchanged (feature_quality_score is still
--- their mean), then 29 more, every one from games strictly before the date except who is listed
--- for the date's game (the active list is known before tip-off; no result of the date is read):
+-- Feature version v2_53features: the 25 v1 features unchanged (feature_quality_score is still
+-- their mean), then 28 more, every one from games strictly before the date except who is listed
+-- for the date's game (its pre-game universe: the team's last roster; no box score of the date is read):
 --   form and role: points last 3, minutes last 3/5/10/season, minutes_trend = last 3 - last 10,
 --     starts in the last 5, usage rate last 10, FGA/FTA last 5, points per minute last 10/season,
 --     games played this season;
@@ -31,8 +31,8 @@
 --     his last 5); opp_points_allowed = its points allowed per game over those games;
 --   game lines: team_spread (the team's spread, < 0 = favourite) and game_total_line, pre-game;
 --   prev_season_points_avg / _minutes_avg / _games: his previous season (games with minutes);
---   starter_tonight: 1/0 from the date's starting lineup, which teams announce before tip-off
---     (NULL when the date has no box score yet: the model's missing-value branch).
+--   (no starting-lineup feature: the date's lineup is known here only from its box score, which
+--     a daily run does not have before tip-off, so backfill and daily would differ.)
 --     The previous season is read whole, outside the season lookback, so a rerun of an earlier
 --     season's Phase 3 does not mark these rows stale (a finished season does not change).
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
@@ -214,8 +214,7 @@ joined AS (
            coalesce(ab.absent_players, 0) AS absent_players,
            oa.starter_points_allowed, oa.bench_points_allowed,
            tt.spread AS team_spread, tt.game_total AS game_total_line,
-           ps.prev_points_avg, ps.prev_minutes_avg, ps.prev_games,
-           tonight.starter_flag AS starter_tonight_flag
+           ps.prev_points_avg, ps.prev_minutes_avg, ps.prev_games
     FROM universe u
     LEFT JOIN nba_precompute.player_daily_cache c ON c.cache_date = u.game_date AND c.player_lookup = u.player_lookup
     LEFT JOIN nba_precompute.player_composite_factors f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
@@ -230,9 +229,6 @@ joined AS (
     LEFT JOIN opp_allowed oa ON oa.game_date = u.game_date AND oa.team_abbr = u.opponent_team_abbr
     LEFT JOIN nba_analytics.upcoming_team_game_context tt ON tt.game_date = u.game_date AND tt.team_abbr = u.team_abbr
     LEFT JOIN prev_season ps ON ps.player_lookup = u.player_lookup AND ps.season_year = u.season_year
-    -- the date's starting lineup (announced before tip-off; no other column of the date is read)
-    LEFT JOIN nba_analytics.player_game_summary tonight
-      ON tonight.game_date = u.game_date AND tonight.player_lookup = u.player_lookup
 ),
 features AS (
     SELECT j.*,
@@ -370,8 +366,7 @@ SELECT
     round(prev_points_avg, 6)            AS prev_season_points_avg,
     round(prev_minutes_avg, 6)           AS prev_season_minutes_avg,
     prev_games                           AS prev_season_games,
-    CASE WHEN starter_tonight_flag THEN 1 WHEN NOT starter_tonight_flag THEN 0 END AS starter_tonight,
-    'v2_54features'                      AS feature_version,
+    'v2_53features'                      AS feature_version,
     '{' ||
         '"points_avg_last_5":"' || src_points_avg_last_5 || '"' || ',' ||
         '"points_avg_last_10":"' || src_points_avg_last_10 || '"' || ',' ||
@@ -425,8 +420,7 @@ SELECT
         '"game_total_line":"' || CASE WHEN game_total_line IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
         '"prev_season_points_avg":"' || CASE WHEN prev_points_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
         '"prev_season_minutes_avg":"' || CASE WHEN prev_minutes_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
-        '"prev_season_games":"' || CASE WHEN prev_games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
-        '"starter_tonight":"' || CASE WHEN starter_tonight_flag IS NULL THEN 'missing' ELSE 'phase3' END || '"' || '}' AS feature_sources,
+        '"prev_season_games":"' || CASE WHEN prev_games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || '}' AS feature_sources,
     round((CASE src_points_avg_last_5 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_season WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +

@@ -29,7 +29,6 @@ GROUPS = {
     "opponent_schedule": ("third_in_four_nights", "opp_role_points_allowed", "opp_points_allowed"),
     "game_lines": ("team_spread", "game_total_line"),
     "previous_season": ("prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games"),
-    "lineup": ("starter_tonight",),
     "derived": tuple(models.DERIVED_FEATURES),
 }
 assert set(sum(GROUPS.values(), ())) - set(models.DERIVED_FEATURES) == set(FEATURES_V2_ADDED)
