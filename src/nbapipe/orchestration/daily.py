@@ -7,12 +7,16 @@ For day D, in this order:
   2. events    the phase orchestrators and a worker, in this process, until neither has
                anything left: last night's box scores trigger Phase 3 for D-1 (and the Phase 4
                and 5 triggers that follow); anything late or corrected triggers its own date.
-  3. pregame   D's games before tip-off: Phase 3's upcoming contexts, Phase 4 and the Phase 5
+  3. catch-up  late or corrected data (rows dated before D-1 that arrived today) make units of
+               the dates after them stale through the ledger's fingerprints, which no trigger
+               names: the runner resumes Phase 3-5 from the earliest changed date to D-1 and
+               recomputes exactly the stale units (the rest are already done).
+  4. pregame   D's games before tip-off: Phase 3's upcoming contexts, Phase 4 and the Phase 5
                predictions for D, by the runner (the same one backfills and workers use) with
                completion events. The orchestrators cannot trigger these: their Phase 3->4
                transition waits for every Phase 3 processor of D, box scores included, which
                exist only after the games. The box-score units of D wait (upstream_missing).
-  4. grade     D-1 once its box scores are in (player_game_summary of D-1 written): the
+  5. grade     D-1 once its box scores are in (player_game_summary of D-1 written): the
                predictions of D-1 against the outcomes.
 Every step says what it did and what it waits for. Units whose inputs did not change since
 they were computed are already done (the ledger's fingerprints), so a rerun of the same day
@@ -71,7 +75,10 @@ def pregame_processors() -> list[str]:
 
 
 def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = True,
-              ingest_inbox: bool = True, engine: str | None = None, on_step=None) -> DailyReport:
+              ingest_inbox: bool = True, changed_from: dt.date | None = None,
+              engine: str | None = None, on_step=None) -> DailyReport:
+    """`changed_from`: the earliest date of rows that arrived by other means than the inbox
+    (replay reveals them itself)."""
     t0 = time.perf_counter()
     report = DailyReport(day.isoformat())
 
@@ -81,8 +88,14 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
             on_step(step)
 
     if ingest_inbox:
-        add(ingest_step(ws, day, inbox or ws.home / "inbox"))
+        step = ingest_step(ws, day, inbox or ws.home / "inbox")
+        add(step)
+        dates = [dt.date.fromisoformat(d) for per in step.detail.get("changed", {}).values() for d in per]
+        changed_from = min([changed_from] * (changed_from is not None) + dates, default=None)
     add(events_step(ws, engine))
+    yesterday = day - dt.timedelta(days=1)
+    if changed_from is not None and changed_from < yesterday:
+        add(catch_up_step(ws, changed_from, yesterday, engine, report))
     if pregame:
         add(pregame_step(ws, day, engine, report))
     add(grade_step(ws, day - dt.timedelta(days=1), engine, report))
@@ -160,7 +173,27 @@ def events_step(ws, engine: str | None = None) -> Step:
                 {"triggers": triggered, "runs": runs, "failed": ran["failed"]})
 
 
-# --- 3. pre-game ---------------------------------------------------------------------------------
+# --- 3. catch-up ---------------------------------------------------------------------------------
+
+def catch_up_step(ws, first: dt.date, last: dt.date, engine: str | None, daily: DailyReport) -> Step:
+    t0 = time.perf_counter()
+    dates = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    rep = run_backfill(ws, Request(dates=dates, phases=[3, 4, 5], command="daily", engine=engine),
+                       unit_done=UnitPublisher(open_bus(ws)), purpose=f"daily catch-up {first}..{last}")
+    daily.failed += len(rep.failed)
+    ran = [r for r in rep.results if r.status in ("success", "partial", "failed")]
+    done = sum(u.action == "already_done" for u in rep.plan)
+    by_proc: dict[str, list[dt.date]] = {}
+    for r in ran:
+        by_proc.setdefault(r.processor, []).append(r.game_date)
+    did = (f"data changed from {first}: recomputed {len(ran)} stale unit(s)"
+           + (" (" + "; ".join(f"{p} {dates_text(ds)}" for p, ds in by_proc.items()) + ")" if ran else "")
+           + f"; {done} already done with the same inputs")
+    return Step("catch-up", did, "", time.perf_counter() - t0,
+                {"recomputed": [[r.processor, r.game_date.isoformat()] for r in ran], "already_done": done})
+
+
+# --- 4. pre-game ---------------------------------------------------------------------------------
 
 def pregame_step(ws, day: dt.date, engine: str | None, daily: DailyReport) -> Step:
     t0 = time.perf_counter()
@@ -170,7 +203,7 @@ def pregame_step(ws, day: dt.date, engine: str | None, daily: DailyReport) -> St
     return Step("pregame", did, waits, time.perf_counter() - t0, {"counts": rep.counts(), "run_id": rep.run_id})
 
 
-# --- 4. grading ----------------------------------------------------------------------------------
+# --- 5. grading ----------------------------------------------------------------------------------
 
 def grade_step(ws, day: dt.date, engine: str | None, daily: DailyReport) -> Step:
     t0 = time.perf_counter()

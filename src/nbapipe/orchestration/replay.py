@@ -184,7 +184,7 @@ def reveal(wh, staging_db: Path, day: dt.date) -> dict[str, dict[str, int]]:
 
 
 def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *,
-           hook: Hook | None = None, on_day: Callable[[DayTiming], None] | None = None,
+           hook: Hook | None = None, final: Callable[[object], None] | None = None, on_day: Callable[[DayTiming], None] | None = None,
            on_note=print) -> ReplayReport:
     t0 = time.perf_counter()
     if end < start:
@@ -214,7 +214,8 @@ def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *
             publish_changed(ws, changed)
             t2 = time.perf_counter()
             # The morning after the range only brings its last box scores and grades them.
-            daily = run_daily(ws, day, ingest_inbox=False, pregame=day <= end)
+            dates = [dt.date.fromisoformat(d) for per in changed.values() for d in per]
+            daily = run_daily(ws, day, ingest_inbox=False, pregame=day <= end, changed_from=min(dates, default=None))
             timing = DayTiming(day.isoformat(), t2 - t1, time.perf_counter() - t2,
                                sum(n for per in changed.values() for n in per.values()), daily)
             report.days.append(timing)
@@ -227,6 +228,9 @@ def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *
     t3 = time.perf_counter()
     bws = _sqlite_ws(_fresh_copy(staging, work / "backfill"))
     try:
+        if final:        # the data as it ended up (late and corrected rows the hook brought)
+            with bws.writer("replay: the data as it ended up") as wh:
+                final(wh)
         on_note(f"backfill: {first}..{end} in one run on the same data")
         _backfill(bws, first, end)
     finally:

@@ -1,7 +1,7 @@
 -- upcoming_player_game_context: per player per game date, only from games strictly before the
 -- date (key: game_date, player_lookup). The player universe of a date is known before tip-off, the
 -- same in a backfill and in the daily run (issue 16): each scheduled team's players listed in its
--- most recent earlier game (last season's for the opener), less those listed for another team
+-- most recent earlier game, inactive players included (last season's for the opener), less those listed for another team
 -- since. A player first listed in that night's box score (a debut, a call-up, a new trade) is not
 -- in it: counted by `replay`. Only a team with no earlier game in the warehouse at all (the data's
 -- first season opener) takes that game's listing ('box_score').
@@ -28,10 +28,11 @@ summary AS (
 listed_before AS (  -- box-score listings of earlier dates: this season's raw rows (those
                     -- player_game_summary is built from), earlier seasons' summaries (the
                     -- opener reads last season's roster)
-    SELECT game_date, team_abbr, player_lookup, player_name AS player_full_name FROM src_player_boxscores
-    WHERE player_status <> 'inactive' AND game_date < (SELECT end_date FROM run_bounds)
+    SELECT game_date, team_abbr, player_lookup, player_name AS player_full_name,
+           player_status = 'inactive' AS inactive FROM src_player_boxscores
+    WHERE game_date < (SELECT end_date FROM run_bounds)     -- inactive too: they are on the roster
     UNION ALL
-    SELECT game_date, team_abbr, player_lookup, player_full_name FROM nba_analytics.player_game_summary
+    SELECT game_date, team_abbr, player_lookup, player_full_name, false FROM nba_analytics.player_game_summary
     WHERE game_date < (SELECT lookback_start FROM run_bounds)
 ),
 team_games_before AS (
@@ -44,7 +45,7 @@ last_game AS (      -- each scheduled team's most recent game strictly before th
 ),
 roster AS (         -- the players listed in that game
     SELECT s.game_date, s.game_id, s.season_year, s.team_abbr, s.opponent_team_abbr, s.home_away,
-           p.player_lookup, p.player_full_name, lg.last_date, 'last_roster' AS universe_source
+           p.player_lookup, p.player_full_name, p.inactive, lg.last_date, 'last_roster' AS universe_source
     FROM sched s
     JOIN last_game lg ON lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr
     JOIN listed_before p ON p.team_abbr = s.team_abbr AND p.game_date = lg.last_date
@@ -63,11 +64,15 @@ first_ever AS (     -- a team with no earlier game in the warehouse at all (the 
       ON p.game_date = s.game_date AND p.team_abbr = s.team_abbr AND p.player_status <> 'inactive'
     WHERE NOT EXISTS (SELECT 1 FROM last_game lg WHERE lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr)
 ),
-universe AS (
-    SELECT r.game_date, r.game_id, r.season_year, r.team_abbr, r.opponent_team_abbr, r.home_away,
-           r.player_lookup, r.player_full_name, r.universe_source
-    FROM roster r
-    WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.game_date = r.game_date AND m.player_lookup = r.player_lookup)
+universe AS (       -- a player on two rosters (traded at the deadline, listed by both teams the
+                    -- same night): the team of his latest listing, active before inactive
+    SELECT game_date, game_id, season_year, team_abbr, opponent_team_abbr, home_away,
+           player_lookup, player_full_name, universe_source
+    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.game_date, r.player_lookup
+                                         ORDER BY r.last_date DESC, r.inactive ASC, r.team_abbr) AS pick
+          FROM roster r
+          WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.game_date = r.game_date AND m.player_lookup = r.player_lookup)) x
+    WHERE pick = 1
     UNION ALL
     SELECT * FROM first_ever
 ),
