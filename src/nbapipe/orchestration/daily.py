@@ -60,9 +60,12 @@ class DailyReport:
     steps: list[Step] = field(default_factory=list)
     seconds: float = 0.0
     failed: int = 0
+    started_at: str = ""
+    finished_at: str = ""
 
     def as_dict(self) -> dict:
         return {"date": self.date, "seconds": round(self.seconds, 3), "failed": self.failed,
+                "started_at": self.started_at, "finished_at": self.finished_at,
                 "steps": [s.as_dict() for s in self.steps]}
 
 
@@ -80,7 +83,7 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
     """`changed_from`: the earliest date of rows that arrived by other means than the inbox
     (replay reveals them itself)."""
     t0 = time.perf_counter()
-    report = DailyReport(day.isoformat())
+    report = DailyReport(day.isoformat(), started_at=ledger.now_iso())
 
     def add(step: Step) -> None:
         report.steps.append(step)
@@ -100,6 +103,7 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
         add(pregame_step(ws, day, engine, report))
     add(grade_step(ws, day - dt.timedelta(days=1), engine, report))
     report.seconds = time.perf_counter() - t0
+    report.finished_at = ledger.now_iso()
     return report
 
 
