@@ -142,9 +142,8 @@ def test_corrected_stat_line_recomputes_from_its_date(replayed):
     redone = _day_units(work, report, CORRECTED + dt.timedelta(days=2))
     assert ("player_game_summary", CORRECTED.isoformat()) in redone
     assert min(d for _, d in redone) == CORRECTED.isoformat()
-    # The box-score summaries of the dates between are untouched (their inputs did not change).
-    between = (CORRECTED + dt.timedelta(days=1)).isoformat()
-    assert ("player_game_summary", between) not in redone
+    # The team totals of that date read the team box score, which did not change: not recomputed.
+    assert ("team_offense_game_summary", CORRECTED.isoformat()) not in redone
 
 
 def test_lines_after_tipoff_recompute_the_units_reading_that_nights_lines(replayed):
