@@ -70,15 +70,20 @@ def test_two_homes_on_one_server_do_not_see_each_other(url, tmp_path):
 
 
 def test_an_unreachable_server_is_one_clear_error(tmp_path):
-    r = cli(tmp_path / "home", "--state", "postgresql://postgres@127.0.0.1:1/test", "state", "info")
+    # Retried for NBAPIPE_STATE_RETRY_SECONDS (default 30 s) before it gives up.
+    t0 = time.monotonic()
+    r = cli(tmp_path / "home", "--state", "postgresql://postgres@127.0.0.1:1/test", "state", "info",
+            env={"NBAPIPE_STATE_RETRY_SECONDS": "2"})
+    assert 2 <= time.monotonic() - t0 < 20
     assert r.returncode == 2
-    assert "cannot reach the state store at postgresql://postgres@127.0.0.1:1/test" in r.stderr
+    assert "cannot reach the state store at postgresql://postgres@127.0.0.1:1/test (retried for 2s)" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "home").exists()
 
 
 def test_a_password_never_reaches_the_output(tmp_path):
-    r = cli(tmp_path / "home", "--state", "postgresql://u:s3cret@127.0.0.1:1/test", "state", "info")
+    r = cli(tmp_path / "home", "--state", "postgresql://u:s3cret@127.0.0.1:1/test", "state", "info",
+            env={"NBAPIPE_STATE_RETRY_SECONDS": "0"})
     assert r.returncode == 2 and "s3cret" not in r.stderr + r.stdout and "u:***@" in r.stderr
 
 

@@ -1,7 +1,9 @@
 """Settings and constants: the one place every module reads them from."""
 from __future__ import annotations
 
+import contextvars
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +21,15 @@ DEFAULT_BOOTSTRAP_DAYS = 7
 QUICKSTART_START = "2021-10-15"
 QUICKSTART_END = "2021-10-28"
 
-# A lease not renewed within this many seconds has lapsed (its holder died).
+# A lease not renewed within this many seconds has lapsed (its holder died). Env
+# NBAPIPE_LEASE_TTL_SECONDS overrides it (tests shorten it to outlast it in an outage).
 LEASE_TTL_SECONDS = 30.0
+# A holder that has not renewed its lease stops writing this long before the lease would lapse
+# (a fraction of the TTL), so a lapsed lease never leaves two writers.
+LEASE_STOP_MARGIN = 0.25
+# How long a command keeps retrying a state store that refuses connections (a server restart,
+# a failover) before it gives up with exit 2. Env NBAPIPE_STATE_RETRY_SECONDS.
+STATE_RETRY_SECONDS = 30.0
 
 # Which Phase 2 sources must have reported a date before the phase2->3 orchestrator triggers
 # Phase 3 for it (env NBAPIPE_PHASE2_REQUIRED, comma-separated). Each item is `calendar` (the
@@ -100,6 +109,44 @@ def load_settings(home: str | Path | None = None) -> Settings:
     required = os.environ.get("NBAPIPE_PHASE2_REQUIRED") or DEFAULT_PHASE2_REQUIRED
     return Settings(home=resolve_home(home), bootstrap_days=days, phase2_required=required,
                     state_url=os.environ.get("NBAPIPE_STATE_URL") or None)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+
+
+def lease_ttl() -> float:
+    """Seconds a lease lasts unless renewed [env NBAPIPE_LEASE_TTL_SECONDS, default 30]."""
+    return _env_seconds("NBAPIPE_LEASE_TTL_SECONDS", LEASE_TTL_SECONDS) or LEASE_TTL_SECONDS
+
+
+_state_retry_limit: contextvars.ContextVar[float | None] = contextvars.ContextVar("state_retry_limit", default=None)
+
+
+def state_retry_seconds() -> float:
+    """Seconds to keep retrying a refused state store [env NBAPIPE_STATE_RETRY_SECONDS, default 30];
+    less inside `state_retry_limit` (a heartbeat, a process that is stopping)."""
+    from nbapipe import cancel
+    seconds = _env_seconds("NBAPIPE_STATE_RETRY_SECONDS", STATE_RETRY_SECONDS)
+    # A process that is stopping (a lost lease, a signal) only tidies up: one try, no waiting.
+    limit = 0.0 if cancel.requested() else _state_retry_limit.get()
+    return seconds if limit is None else min(seconds, limit)
+
+
+@contextmanager
+def state_retry_limit(seconds: float):
+    """Retry a refused state store for at most `seconds` in this block (this thread)."""
+    token = _state_retry_limit.set(seconds)
+    try:
+        yield
+    finally:
+        _state_retry_limit.reset(token)
 
 
 def host_name() -> str:

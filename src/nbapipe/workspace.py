@@ -7,7 +7,12 @@ With a state store shared by several hosts (PostgreSQL), the DuckDB file stays s
 first host that writes it owns it (meta `duckdb_host`), and writers on any other host are
 refused, not queued (a DuckDB file on a network share written from two hosts is corrupted;
 leases only order writers that share one file system safely). Workers on other hosts run with
-the Spark engine instead."""
+the Spark engine instead.
+
+Only writers create a home (ingest, quickstart, backfill, workers...): a workspace opened for
+reading (`Workspace.at(home, reading=True)`: status, verify, sql...) opens the state store
+read-only, never writes it (a read-only mount works), and on a folder that is not a home raises
+NotAHome instead of creating an empty one there (a typo in --home)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -15,8 +20,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from nbapipe.config import Settings, host_name, load_settings
-from nbapipe.state import StateStore, connect
+from nbapipe.state import StateStore, connect, exists
 from nbapipe.state import leases
+from nbapipe.state.store import StateStoreError, display
 from nbapipe.warehouse import Warehouse, ensure_schema, open_warehouse
 
 
@@ -24,14 +30,19 @@ class WarehouseElsewhere(RuntimeError):
     """This host may not write the home's DuckDB warehouse: another host owns it."""
 
 
+class NotAHome(StateStoreError):
+    """A reading command pointed at a folder that holds no nbapipe home."""
+
+
 class Workspace:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, reading: bool = False):
         self.settings = settings
+        self.reading = reading
         self._state: StateStore | None = None
 
     @classmethod
-    def at(cls, home: str | Path | None = None) -> "Workspace":
-        return cls(load_settings(home))
+    def at(cls, home: str | Path | None = None, reading: bool = False) -> "Workspace":
+        return cls(load_settings(home), reading=reading)
 
     @property
     def home(self) -> Path:
@@ -39,9 +50,24 @@ class Workspace:
 
     @property
     def state(self) -> StateStore:
+        """The state store; read-only for a reading workspace (which never creates one)."""
         if self._state is None:
-            self._state = connect(self.settings.state_location)
+            if self.reading:
+                self.require_home()
+            self._state = connect(self.settings.state_location, read_only=self.reading)
         return self._state
+
+    def require_home(self) -> None:
+        """NotAHome unless a home (its state store) exists: looking creates nothing."""
+        location = self.settings.state_location
+        if exists(location):
+            return
+        if self.settings.state_url:
+            raise NotAHome(f"no nbapipe state store at {display(location)} (home {self.home}): check --state "
+                           f"/ NBAPIPE_STATE_URL, or create it with `nbapipe ingest` or `nbapipe quickstart`")
+        what = "does not exist" if not self.home.exists() else "is not an nbapipe home (no state.sqlite in it)"
+        raise NotAHome(f"{self.home} {what}: check --home / NBAPIPE_HOME, or create a home there with "
+                       f"`nbapipe ingest` or `nbapipe quickstart`")
 
     def has_warehouse(self) -> bool:
         return self.settings.warehouse_path.exists()
@@ -50,9 +76,13 @@ class Workspace:
     def writer(self, purpose: str, on_wait: Callable[[dict], None] | None = None,
                wait: float | None = None) -> Iterator[Warehouse]:
         """The warehouse, opened for writing while holding its lease."""
+        if self.reading:
+            raise RuntimeError("a reading workspace does not write the warehouse")
         self.check_duckdb_host()
         with leases.hold(self.state, leases.WAREHOUSE, purpose, on_wait=on_wait, wait=wait):
-            with open_warehouse(self.settings.warehouse_path) as wh:
+            # Readers (`nbapipe sql`, a dry run) take no lease but hold the file open: wait
+            # for them too, saying who, instead of failing.
+            with open_warehouse(self.settings.warehouse_path, wait_busy=True, on_busy=on_wait, wait=wait) as wh:
                 ensure_schema(wh)
                 yield wh
 
@@ -79,9 +109,11 @@ class Workspace:
         return self.has_warehouse() and self.state.get_meta("duckdb_host") in (None, host_name())
 
     @contextmanager
-    def reader(self) -> Iterator[Warehouse]:
-        """The warehouse, read-only (fails with WarehouseBusy while a writer has it open)."""
-        with open_warehouse(self.settings.warehouse_path, read_only=True) as wh:
+    def reader(self, sealed: bool = False) -> Iterator[Warehouse]:
+        """The warehouse, read-only (fails with WarehouseBusy while a writer has it open).
+        `sealed`: nor can its statements touch any other file or change a setting (DuckDB's
+        enable_external_access=false, lock_configuration): for SQL typed by a user."""
+        with open_warehouse(self.settings.warehouse_path, read_only=True, sealed=sealed) as wh:
             yield wh
 
     def close(self) -> None:

@@ -1,7 +1,8 @@
 """`nbapipe`: the one command-line interface (commands live in the modules of this package).
 
 Exit codes scripts can rely on: 0 ok, 1 problems found (refused files, failed units, verify
-failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only)."""
+failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only), 130 and
+143 stopped by SIGINT and SIGTERM (nothing half done; rerun to resume)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -89,6 +90,34 @@ JSON_HELP = "Print machine-readable JSON instead of tables."
 ENGINE_HELP = "duckdb (the embedded default) or spark (extra nbapipe[spark]) [env NBAPIPE_ENGINE]"
 
 
+# Commands that only read: they open the state store read-only (a read-only home works) and,
+# like those that only act on an existing home, exit 2 on a folder that is not a home instead
+# of creating one there. Every other command (ingest, quickstart, backfill, worker, predict,
+# orchestrator run, state copy, serve) may create a home.
+READING_COMMANDS = {"status", "monitor", "verify", "preflight", "calendar", "report", "sql", "checks",
+                    "orchestrator status", "state info", "serve --ui-only"}
+EXISTING_HOME_COMMANDS = {"grade", "state claim-warehouse", "serve --ui"}
+
+
+def _command_name() -> str:
+    """The running (sub)command as typed without options, e.g. `orchestrator status`."""
+    try:                    # typer >= 0.25 ships its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+    c = get_current_context(silent=True)
+    params: dict = {}
+    names = []
+    while c is not None and c.parent is not None:
+        names.append(c.info_name or "")
+        params = c.params
+        c = c.parent
+    name = " ".join(reversed(names))
+    if name == "serve":
+        name += " --ui-only" if params.get("ui_only") else " --ui" if params.get("ui") else ""
+    return name
+
+
 class Ctx:
     def __init__(self, home: Optional[Path]):
         self.home = home
@@ -97,7 +126,10 @@ class Ctx:
     @property
     def ws(self) -> Workspace:
         if self._ws is None:
-            self._ws = Workspace.at(self.home)
+            name = _command_name()
+            self._ws = Workspace.at(self.home, reading=name in READING_COMMANDS)
+            if name in READING_COMMANDS | EXISTING_HOME_COMMANDS:
+                self._ws.require_home()
         return self._ws
 
 
@@ -189,14 +221,28 @@ def registry_order(names) -> list[str]:
 
 
 def main() -> None:
-    from nbapipe.state.postgres import StateStoreUnavailable
+    from nbapipe import cancel
+    from nbapipe.state.store import StateStoreError
+    from nbapipe.warehouse import WarehouseError
     from nbapipe.workspace import WarehouseElsewhere
     try:
         app()
-    # No server, no psycopg, or the DuckDB file is another host's: say so, not a traceback.
-    except (StateStoreUnavailable, WarehouseElsewhere) as e:
+    except cancel.Cancelled as e:       # a signal, a lost lease: one line, its exit code (130, 143, 2)
+        sys.exit(stopped(e))
+    # No server, a corrupt or full store, not a home, the DuckDB file another host's or
+    # unreadable: one line that says what to do, not a traceback.
+    except (StateStoreError, WarehouseError, WarehouseElsewhere) as e:
+        stop = cancel.requested()       # tidying up after a stop request failed: the stop is the news
+        if stop is not None:
+            sys.exit(stopped(stop))
         err.print(f"[bold red]error:[/] {e}")
         sys.exit(2)
+
+
+def stopped(e) -> int:
+    """A command stopped by SIGINT/SIGTERM (or a lost lease): one line, its exit code (130, 143)."""
+    err.print(f"[bold yellow]{e.line()}[/]", highlight=False)
+    return e.exit_code
 
 
 def _register_commands() -> None:

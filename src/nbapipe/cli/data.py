@@ -80,7 +80,8 @@ def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, ve
         if not quiet and not show and (verbose or o.status in ("refused",)):
             err.print(f"{o.status:12} {o.path} {o.message}")
 
-    with progress:
+    from nbapipe import cancel
+    with progress, cancel.on_signals():      # SIGINT/SIGTERM: exit 130/143, loaded files kept
         task = progress.add_task("", total=None)
         return run_ingest(ws, inputs, fmt=fmt, force=force, on_file=on_file, on_wait=lease_waiting)
 
@@ -156,16 +157,37 @@ def _engine(name: Optional[str]) -> str:
         raise  # unreachable
 
 
+# What `sql` runs: queries and their relatives. Anything else (COPY ... TO, EXPORT, ATTACH,
+# INSTALL/LOAD, SET, CREATE, INSERT...) is refused before it reaches DuckDB, which is opened
+# read-only and sealed as well (no file access, settings locked) in case a query hides one.
+SQL_ALLOWED = {"SELECT", "EXPLAIN", "PRAGMA", "CALL"}
+
+
+def _refuse_writes(query: str) -> None:
+    import duckdb
+    try:
+        kinds = [s.type.name for s in duckdb.extract_statements(query)]
+    except duckdb.Error as e:
+        fail(f"{e.__class__.__name__}: {str(e).strip().splitlines()[0]}")
+    if not kinds:
+        fail("no SQL statement given")
+    refused = [k for k in kinds if k not in SQL_ALLOWED]
+    if refused:
+        fail(f"`nbapipe sql` only reads: {refused[0].replace('_', ' ')} statements are refused (it writes no "
+             f"file, attaches nothing, changes no setting). To save rows, use `nbapipe sql --json \"...\" > file`")
+
+
 def _duckdb_rows(ws: Workspace, query: str) -> list[dict]:
     from nbapipe.warehouse import WarehouseBusy
+    _refuse_writes(query)
     if not ws.has_warehouse():
         fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` or `nbapipe quickstart` first")
     try:
-        with ws.reader() as wh:
+        with ws.reader(sealed=True) as wh:
             try:
                 return wh.rows(query)
             except Exception as e:  # DuckDB parser/binder/permission errors
-                fail(f"{e.__class__.__name__}: {e}")
+                fail(f"{e.__class__.__name__}: {str(e).strip().splitlines()[0]}")
     except WarehouseBusy as e:
         fail(str(e))
     raise AssertionError("unreachable")

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from nbapipe.state.store import (_DDL, STATE_SCHEMA_VERSION, StateStore, declared_columns, display,
-                                 migrations)
+from nbapipe import cancel
+from nbapipe.config import state_retry_seconds
+from nbapipe.state.store import (_DDL, STATE_SCHEMA_VERSION, StateStore, StateStoreError, TransactionLost,
+                                 declared_columns, display, migrations)
 
 DEFAULT_SCHEMA = "nbapipe"
 # pg_advisory_xact_lock keys: every write transaction; schema creation.
@@ -28,8 +31,12 @@ WRITE_LOCK = 0x6E62_6170_6970_65      # "nbapipe"
 SCHEMA_LOCK = WRITE_LOCK + 1
 
 
-class StateStoreUnavailable(RuntimeError):
+class StateStoreUnavailable(StateStoreError):
     """The server cannot be reached, or psycopg is not installed."""
+
+
+class LostInTransaction(StateStoreUnavailable, TransactionLost):
+    """The server dropped the connection inside a transaction (rolled back)."""
 
 
 def _psycopg():
@@ -46,7 +53,8 @@ def split_url(url: str) -> tuple[str, str]:
     query = parse_qsl(parts.query)
     schema = next((v for k, v in query if k == "schema"), DEFAULT_SCHEMA)
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
-        raise ValueError(f"schema {schema!r} in the state URL: use lower-case letters, digits and _")
+        raise StateStoreError(f"schema {schema!r} in the state URL {display(url)} is not a schema name: use "
+                              f"?schema= with lower-case letters, digits and _ (starting with a letter or _)")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     return urlunsplit(parts._replace(query=rest)), schema
 
@@ -96,17 +104,32 @@ class _Connection:
         return cur
 
 
-def connect_raw(url: str, schema: str | None = None, autocommit: bool = True):
+def connect_raw(url: str, schema: str | None = None, autocommit: bool = True,
+                retry: float | None = None):
+    """A connection, retrying a refused or dropped one with backoff for `retry` seconds
+    (default: the setting NBAPIPE_STATE_RETRY_SECONDS), so a server restart or failover of a few
+    seconds fails nothing; past that, StateStoreUnavailable."""
     psycopg = _psycopg()
     libpq, default_schema = split_url(url)
-    try:
-        con = psycopg.connect(libpq, autocommit=autocommit, cursor_factory=psycopg.ClientCursor,
-                              row_factory=_row_factory, connect_timeout=10)
-    except psycopg.OperationalError as e:
-        raise StateStoreUnavailable(f"cannot reach the state store at {display(url)}: "
-                                    f"{str(e).strip().splitlines()[0]}") from None
-    con.execute(f"SET search_path TO {schema or default_schema}")
-    return con
+    deadline = time.monotonic() + (state_retry_seconds() if retry is None else retry)
+    pause = 0.1
+    while True:
+        try:
+            left = deadline - time.monotonic()
+            con = psycopg.connect(libpq, autocommit=autocommit, cursor_factory=psycopg.ClientCursor,
+                                  row_factory=_row_factory, connect_timeout=int(min(10, max(2, left))))
+            con.execute(f"SET search_path TO {schema or default_schema}")
+            return con
+        except psycopg.OperationalError as e:
+            if time.monotonic() + pause > deadline or cancel.requested():
+                waited = state_retry_seconds() if retry is None else retry
+                raise StateStoreUnavailable(
+                    f"cannot reach the state store at {display(url)}"
+                    + (f" (retried for {waited:.0f}s)" if waited >= 1 else "")
+                    + f": {str(e).strip().splitlines()[0]}. Check that the server runs and accepts "
+                      f"connections, or raise NBAPIPE_STATE_RETRY_SECONDS") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def store_exists(url: str) -> bool:
@@ -127,7 +150,7 @@ class PostgresStateStore(StateStore):
     def __init__(self, url: str, read_only: bool = False):
         self.url, (_, self.schema) = url, split_url(url)
         self.location = display(url)
-        self._read_only = read_only
+        self._read_only = self.is_read_only = read_only
         self._lock = threading.RLock()      # one transaction at a time on this connection
         if read_only and not store_exists(url):
             raise FileNotFoundError(f"no state store at {self.location}")
@@ -141,16 +164,22 @@ class PostgresStateStore(StateStore):
             self.con.execute("SET default_transaction_read_only = on")
 
     def _retry(self, fn):
-        """fn(connection), once more on a new connection when the server dropped this one (a
-        restart, a failover, an idle timeout): long-running workers outlive their connections.
-        Only for statements that did not run: a read, or a transaction's BEGIN."""
-        try:
-            return fn(self.con)
-        except _psycopg().OperationalError:
-            if not self.con.broken:
-                raise
-            self._connect()
-            return fn(self.con)
+        """fn(connection), again on a new connection when the server dropped this one (a
+        restart, a failover, an idle timeout): long-running workers outlive their connections,
+        and `_connect` waits out a refusal for the bounded retry time. Only for statements that
+        did not change anything: a read, or a transaction's BEGIN."""
+        operational = _psycopg().OperationalError
+        deadline = time.monotonic() + state_retry_seconds()
+        while True:
+            try:
+                return fn(self.con)
+            except operational as e:
+                if not self.con.broken:
+                    raise
+                if time.monotonic() > deadline or cancel.requested():
+                    raise StateStoreUnavailable(f"lost the state store at {self.location}: "
+                                                f"{str(e).strip().splitlines()[0]}") from None
+                self._connect()
 
     def _ensure_schema(self) -> None:
         with self.con.transaction():
@@ -170,11 +199,23 @@ class PostgresStateStore(StateStore):
     @contextmanager
     def tx(self, serialise: bool = True) -> Iterator[_Connection]:
         """A write transaction; `serialise=False` only for row-locking claims (the bus)."""
-        with self._lock, ExitStack() as stack:
+        with self._lock, self._lost(), ExitStack() as stack:
             self._retry(lambda con: stack.enter_context(con.transaction()))
             if serialise:
                 self.con.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
             yield _Connection(self.con)
+
+    @contextmanager
+    def _lost(self) -> Iterator[None]:
+        """A connection lost inside a transaction (nothing of it was committed) is the store
+        being unavailable, said in one line; the next transaction reconnects."""
+        try:
+            yield
+        except _psycopg().OperationalError as e:
+            if not self.con.broken:
+                raise
+            raise LostInTransaction(f"lost the state store at {self.location} during a transaction "
+                                        f"(rolled back): {str(e).strip().splitlines()[0]}") from None
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         with self._lock:

@@ -6,8 +6,11 @@ hosts. Callers write one SQL dialect, the common ground of both: `?` parameters,
 `INSERT ... ON CONFLICT`, `RETURNING`; rows answer by name and by position."""
 from __future__ import annotations
 
+import errno
+import functools
 import re
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,10 +186,41 @@ CREATE TABLE IF NOT EXISTS workers (
 
 
 
+class StateStoreError(RuntimeError):
+    """An expected condition of the store's environment (unreachable, corrupt, disk full, a bad
+    URL): the CLI prints the one-line message, which says what to do, and exits 2."""
+
+
+class TransactionLost(StateStoreError):
+    """The connection dropped inside a transaction (a server restart): nothing of it was kept,
+    and the next transaction reconnects. `retried` functions run theirs again."""
+
+
+def retried(fn):
+    """For a function that runs one state transaction and may run it again (its writes are the
+    same the second time): a transaction lost to a dropped connection is run again, for the
+    bounded retry time (NBAPIPE_STATE_RETRY_SECONDS), so a server restart of a few seconds fails
+    no write; past that, the error."""
+    @functools.wraps(fn)
+    def run(*args, **kw):
+        from nbapipe.config import state_retry_seconds
+        deadline = time.monotonic() + state_retry_seconds()
+        while True:
+            try:
+                return fn(*args, **kw)
+            except TransactionLost:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    return run
+
+
 class StateStore(ABC):
     """The state store's interface; `connect` picks the backend from the location."""
     kind: str = ""
     location: str = ""
+    # Opened for reading only (viewers, reading commands): writes are refused by the backend.
+    is_read_only: bool = False
 
     @abstractmethod
     def tx(self) -> Iterator[Any]:
@@ -284,16 +318,17 @@ class SqliteStateStore(StateStore):
     def __init__(self, path: Path | str):
         self._path = Path(path)
         self.location = str(self._path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the
-        # write lock up front instead of failing on upgrade; readers never block (WAL).
-        self.con = sqlite3.connect(str(self._path), timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
-        self.con.row_factory = sqlite3.Row
-        self.con.execute("PRAGMA journal_mode=WAL")
-        self.con.execute("PRAGMA busy_timeout=30000")
-        self.con.execute("PRAGMA synchronous=NORMAL")
-        self._ensure_schema()
+        with self._errors():
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the
+            # write lock up front instead of failing on upgrade; readers never block (WAL).
+            self.con = sqlite3.connect(str(self._path), timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self.con.row_factory = sqlite3.Row
+            self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA busy_timeout=30000")
+            self.con.execute("PRAGMA synchronous=NORMAL")
+            self._ensure_schema()
 
     @property
     def path(self) -> Path:
@@ -307,14 +342,43 @@ class SqliteStateStore(StateStore):
         self = cls.__new__(cls)
         self._path = Path(path)
         self.location = str(self._path)
+        self.is_read_only = True
         if not self._path.exists():
             raise FileNotFoundError(f"no state store at {self._path}")
-        self.con = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
-                                   isolation_level=None, check_same_thread=False)
-        self.con.row_factory = sqlite3.Row
-        self.con.execute("PRAGMA busy_timeout=30000")
-        self.con.execute("PRAGMA query_only=ON")
+        with self._errors():
+            try:
+                self.con = self._open_ro("mode=ro")
+            except sqlite3.OperationalError:
+                # A WAL database on a read-only mount: its -shm cannot be created there, and
+                # nobody can be writing it either, so read it as immutable.
+                self.con = self._open_ro("mode=ro&immutable=1")
         return self
+
+    def _open_ro(self, mode: str) -> sqlite3.Connection:
+        con = sqlite3.connect(f"{self._path.resolve().as_uri()}?{mode}", uri=True, timeout=30.0,
+                              isolation_level=None, check_same_thread=False)
+        try:
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA busy_timeout=30000")
+            con.execute("PRAGMA query_only=ON")
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()    # opens the file now
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors for conditions of the environment, as one line saying what to do."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            raise sqlite_error(self._path, e) from None
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES):
+                raise StateStoreError(f"cannot write the state store's folder {self._path.parent}: "
+                                      f"{e.strerror}") from None
+            raise
 
     def _ensure_schema(self) -> None:
         with self.tx() as con:
@@ -329,29 +393,68 @@ class SqliteStateStore(StateStore):
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taking the lock at BEGIN (no deadlock on upgrade)."""
-        self.con.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        with self._errors():
+            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.con
+            except BaseException:
+                if self.con.in_transaction:
+                    self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
-        return [dict(r) for r in self.con.execute(sql, params).fetchall()]
+        with self._errors():
+            return [dict(r) for r in self.con.execute(sql, params).fetchall()]
 
     def scalar(self, sql: str, params: Sequence[Any] | dict = ()) -> Any:
-        r = self.con.execute(sql, params).fetchone()
+        with self._errors():
+            r = self.con.execute(sql, params).fetchone()
         return r[0] if r else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.con.execute(sql, params)
 
     def reopen(self) -> "SqliteStateStore":
-        return SqliteStateStore(self._path)
+        return SqliteStateStore.read_only(self._path) if self.is_read_only else SqliteStateStore(self._path)
 
     def close(self) -> None:
         self.con.close()
+
+
+# SQLite's messages for conditions a user must act on (others are bugs: they keep their traceback).
+_SQLITE_ENVIRONMENT = {
+    "file is not a database": "is not a SQLite database (corrupt or overwritten): move it aside and restore "
+                              "it from a backup, or rebuild the home with `nbapipe ingest`",
+    "database disk image is malformed": "is corrupt: move it aside and restore it from a backup, or rebuild "
+                                        "the home with `nbapipe ingest`",
+    "database or disk is full": "cannot grow: the disk is full. Free space on that disk (or move the home), "
+                                "then run the command again",
+    "attempt to write a readonly database": "is read-only: reading commands work there, writing ones "
+                                            "need a writable home",
+    "unable to open database file": "cannot be opened (missing folder or no permission)",
+}
+
+
+def _disk_full(path: Path) -> bool:
+    import shutil
+    try:
+        return shutil.disk_usage(path.parent).free < 4 * 2**20
+    except OSError:
+        return False
+
+
+def sqlite_error(path: Path, e: sqlite3.DatabaseError) -> Exception:
+    """StateStoreError for an error of the environment, else `e` itself."""
+    msg = str(e)
+    if "disk I/O error" in msg:     # what a full disk looks like when the -shm or -wal cannot grow
+        what = _SQLITE_ENVIRONMENT["database or disk is full"] if _disk_full(path) else \
+            "cannot be read or written (a failing disk or file system): check it, then run the command again"
+        return StateStoreError(f"the state store {path} {what} (SQLite: {msg})")
+    for key, what in _SQLITE_ENVIRONMENT.items():
+        if key in msg:
+            return StateStoreError(f"the state store {path} {what} (SQLite: {msg})")
+    return e
 
 
 def migrations(have: dict[str, set[str]]) -> list[str]:

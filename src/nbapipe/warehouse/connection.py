@@ -2,15 +2,58 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
+
+from nbapipe import cancel
 
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the DuckDB file (DuckDB admits one writer and no reader beside it)."""
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
+
+
+class WarehouseError(RuntimeError):
+    """The DuckDB file cannot be used (corrupt, not a DuckDB file, its disk full): one line
+    saying what to do; the CLI exits 2."""
+
+
+def _holder_pid(message: str) -> int | None:
+    m = re.search(r"\(PID (\d+)\)", message)
+    return int(m.group(1)) if m else None
+
+
+def program_of(pid: int | None) -> str:
+    """What a process on this host runs, for "who holds the file" (its command line, cut)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, TypeError):
+        return "another process"
+    words = [a.decode(errors="replace") for a in argv if a]
+    # python .../nbapipe sql ...: show from the nbapipe word on.
+    for i, w in enumerate(words):
+        if w.endswith("nbapipe") or w == "nbapipe.cli":
+            words = ["nbapipe", *words[i + 1:]]
+            break
+    # The command, not where it runs: --home and --state are this home's anyway.
+    shown, skip = [], False
+    for w in words:
+        if skip or w in ("--home", "--state"):
+            skip = not skip
+            continue
+        if not w.startswith(("--home=", "--state=")):
+            shown.append(w)
+    words = shown
+    text = " ".join(words)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class Warehouse:
@@ -18,13 +61,23 @@ class Warehouse:
         self.con = con
         self.path = path
         self.read_only = read_only
+        # A stop request (Ctrl-C, SIGTERM, a lapsed lease) interrupts the statement in flight
+        # (cursors of parallel processors are Warehouses too, so each is registered).
+        cancel.register(con)
 
     # --- reading -------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> list[tuple]:
+        # A process asked to stop (a lost lease, a signal) starts no statement: a writer that
+        # may no longer hold the warehouse lease writes nothing more.
+        cancel.check()
         # DuckDB 2 refuses new work on a connection with an undrained result: always drain.
-        cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-        self._description = cur.description
-        return cur.fetchall() if cur.description else []
+        try:
+            cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            self._description = cur.description
+            return cur.fetchall() if cur.description else []
+        except Exception:
+            cancel.check()      # the statement was interrupted: the stop, not an error of the SQL
+            raise
 
     def rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
         """Run a query, return a list of dicts (column name -> value)."""
@@ -60,10 +113,13 @@ class Warehouse:
         self.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self.execute("ROLLBACK")
+            try:
+                self.con.execute("ROLLBACK")    # not self.execute: it refuses after a stop request
+            except duckdb.Error:
+                pass                            # an interrupted statement already aborted it
             raise
-        self.execute("COMMIT")
 
     def replace_slices(self, table: str, slice_col: str, dates: Sequence[dt.date],
                        select_sql: str, params: Sequence[Any] | dict | None = None) -> None:
@@ -85,10 +141,16 @@ class Warehouse:
             f"WHERE {slice_col} IN (SELECT d FROM _slice_dates)", params)
 
     def close(self) -> None:
+        cancel.unregister(self.con)
         self.con.close()
 
 
-def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
+# A connection for SQL typed by a user: no file but the warehouse (no COPY TO, EXPORT, ATTACH,
+# read_csv of other files, INSTALL), and no setting can be changed back.
+SEALED = ("SET enable_external_access = false", "SET lock_configuration = true")
+
+
+def _connect(path: Path | None, read_only: bool, sealed: bool = False) -> duckdb.DuckDBPyConnection:
     if path is None:
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")     # timestamps are stored as naive UTC
@@ -99,20 +161,71 @@ def _connect(path: Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as e:
-        if "lock" in str(e).lower():
+        msg = str(e)
+        if "lock" in msg.lower():
+            pid = _holder_pid(msg)
             raise WarehouseBusy(
-                f"the warehouse {path} is in use by another process (a backfill, ingest or worker); "
-                f"status and monitor read the state store instead. DuckDB says: {e}") from e
+                f"the warehouse {path} is in use by another process ({program_of(pid)}, pid {pid}); "
+                f"status and monitor read the state store instead", pid) from e
+        if "no space left" in msg.lower():
+            raise WarehouseError(f"cannot write the warehouse {path}: the disk is full. Free space on "
+                                 f"that disk (or move the home), then run the command again") from None
+        if "not a valid duckdb" in msg.lower() or "corrupt" in msg.lower():
+            raise WarehouseError(_corrupt(path, msg)) from None
+        raise
+    except duckdb.Error as e:       # a file DuckDB cannot read as a database (SerializationException, ...)
+        if path.exists() and not isinstance(e, duckdb.InterruptException):
+            raise WarehouseError(_corrupt(path, str(e))) from None
         raise
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB draws a progress bar on stdout for long statements: it would corrupt --json output.
+    con.execute("SET enable_progress_bar = false")
+    for stmt in SEALED if sealed else ():     # after TimeZone: its extension loads from a file
+        con.execute(stmt)
     return con
 
 
+def _corrupt(path: Path, msg: str) -> str:
+    first = msg.strip().splitlines()[0] if msg.strip() else "unreadable"
+    return (f"the warehouse {path} is not a readable DuckDB database (corrupt or overwritten: {first[:160]}). "
+            f"Move it aside and restore it from a backup, or rebuild it: `nbapipe ingest` then `nbapipe backfill`")
+
+
+def connect_when_free(path: Path, on_busy: Callable[[dict], None] | None = None,
+                      wait: float | None = None, poll: float = 0.5) -> duckdb.DuckDBPyConnection:
+    """A writable connection, waiting while another process has the file open (a reader: `nbapipe
+    sql`, a dry run, the dashboard) as a writer waits for the lease; `on_busy` hears who holds it
+    (once per holder). WarehouseBusy after `wait` seconds (None: no limit)."""
+    from nbapipe.config import host_name
+    deadline = None if wait is None else time.monotonic() + wait
+    told = None
+    while True:
+        try:
+            return _connect(path, read_only=False)
+        except WarehouseBusy as e:
+            if on_busy and told != e.pid:
+                on_busy({"purpose": f"{program_of(e.pid)}, which has the DuckDB file open", "host": host_name(),
+                         "pid": e.pid, "acquired_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+                told = e.pid
+            if deadline is not None and time.monotonic() > deadline:
+                raise
+        cancel.check()
+        time.sleep(poll)
+
+
 @contextmanager
-def open_warehouse(path: Path | None, read_only: bool = False) -> Iterator[Warehouse]:
-    """Open the warehouse file (None: in memory, for tests)."""
-    con = _connect(path, read_only)
+def open_warehouse(path: Path | None, read_only: bool = False, *, on_busy: Callable[[dict], None] | None = None,
+                   wait_busy: bool = False, wait: float | None = None,
+                   sealed: bool = False) -> Iterator[Warehouse]:
+    """Open the warehouse file (None: in memory, for tests). `wait_busy`: a writer waits for
+    the processes that have the file open (see connect_when_free) instead of failing.
+    `sealed`: statements reach no other file and change no setting (SEALED)."""
+    if wait_busy and path is not None and not read_only:
+        con = connect_when_free(path, on_busy, wait)
+    else:
+        con = _connect(path, read_only, sealed)
+    wh = Warehouse(con, path, read_only)
     try:
-        yield Warehouse(con, path, read_only)
+        yield wh
     finally:
-        con.close()
+        wh.close()
