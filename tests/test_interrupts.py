@@ -7,7 +7,8 @@ output table unchanged (an interrupted write rolled back, a unit that could not 
 emptied), no `failed` ledger row, the run closed `interrupted`, no lease or waiter left. One
 resume then gives the tables of an uninterrupted run. A worker interrupted while waiting for
 the warehouse and while running gives its trigger back, and a later worker completes it once.
-A backfill killed with SIGKILL is closed `crashed` by the next command that reads the runs."""
+A backfill killed with SIGKILL is shown `crashed` by monitor (read-only) and closed so by the
+next writer."""
 from __future__ import annotations
 
 import datetime as dt
@@ -169,7 +170,7 @@ def test_a_backfill_interrupted_at_seven_moments_changes_nothing_and_resumes(hom
         print("  ", s)
     # Each moment landed somewhere else: the runs recorded different amounts of work.
     assert len({s[2] for s in seen}) >= 5, seen
-    assert max(s[3] for s in seen) < 5, seen
+    assert max(s[3] for s in seen) < 10, seen      # measured 0.4-3 s on a loaded machine
 
     r = subprocess.run(nbapipe(home, "backfill", "--phase", "all", "--start-date", START, "--end-date", END,
                                "--skip-downstream-trigger"), cwd=REPO_ROOT, capture_output=True, text=True,
@@ -294,13 +295,18 @@ def test_a_backfill_killed_with_sigkill_is_closed_by_the_next_status_and_monitor
     snap = json.loads(r.stdout)
     assert snap["runs"] == [] and snap["last_run"]["run_id"] == run["run_id"]
     assert snap["last_run"]["status"] == "crashed"
-    closed = latest_run(home)
-    assert closed["status"] == "crashed" and closed["finished_at"], closed
-
+    # monitor and status read the state read-only: they show the run crashed, they do not write.
     r = subprocess.run(nbapipe(home, "status", "--json", "--dates", "2022-01-03"), cwd=REPO_ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert latest_run(home)["status"] == "crashed"
+    # The next writer closes it.
+    r = subprocess.run(nbapipe(home, "backfill", "--phase", "3", "--dates", "2022-01-03",
+                               "--skip-downstream-trigger"), cwd=REPO_ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with state(home) as st:
+        closed = st.rows("SELECT * FROM runs WHERE run_id = ?", [run["run_id"]])[0]
+    assert closed["status"] == "crashed" and closed["finished_at"], closed
 
 
 # --- without real data: the pieces ----------------------------------------------------------------

@@ -172,7 +172,15 @@ def on_signals() -> Iterator[None]:
     previous = {s: signal.signal(s, _handle) for s in SIGNALS}
     try:
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-        reset()
+    except BaseException:
+        # Leaving with an error: a stop request stays, so whoever reports the error (cli main)
+        # says the stop was the cause (a lost lease makes the next state read fail too).
+        _restore(previous)
+        raise
+    _restore(previous)
+    reset()
+
+
+def _restore(previous: dict) -> None:
+    for s, h in previous.items():
+        signal.signal(s, h)
