@@ -248,7 +248,7 @@ def stopped(e) -> int:
 def _register_commands() -> None:
     """Each module of this package adds its commands to `app` when imported."""
     import importlib
-    for name in ("data", "backfill", "orchestration", "validation", "predictions", "state"):
+    for name in ("data", "backfill", "orchestration", "validation", "predictions", "state", "daily"):
         try:
             importlib.import_module(f"nbapipe.cli.{name}")
         except ModuleNotFoundError as e:

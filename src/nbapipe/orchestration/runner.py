@@ -292,32 +292,40 @@ class Runner:
     def _fingerprints(self, p: Processor, dates: list[dt.date]) -> dict[dt.date, str]:
         """Per date: a hash of the processor's SQL and its inputs' signatures (raw tables: row
         count and last ingest time per date; processors: the run id of their unit) over the
-        date and its lookback. A changed input or a recomputed upstream makes the unit stale."""
+        date and its lookback. A changed input or a recomputed upstream makes the unit stale.
+        A lookback-only input counts strictly before the date (that is all the SQL reads), so
+        the box scores of the night itself arriving after tip-off change nothing of it."""
         lo = self._lookback_start(p, dates[0])
         sig: dict[dt.date, list[str]] = {}
+        same_day: dict[dt.date, list[str]] = {}
         for i in p.inputs:
             for d, s in self._signatures(i, lo, dates[-1]).items():
                 sig.setdefault(d, []).append(f"{i.name}={s}")
+                if i.when != "lookback":
+                    same_day.setdefault(d, []).append(f"{i.name}={s}")
         code = hashlib.md5((self.wh.fingerprint_tag + p.code).encode()).hexdigest()
         day_sig = {d: "|".join(sorted(v)) for d, v in sig.items()}
         out = {}
         if p.lookback == "season":
             # A running hash over the season's input signatures, O(dates): it depends only on
-            # the data dated on or before d, never on which dates this run was asked for.
+            # the data dated before d (and d's own date inputs), never on which dates this run
+            # was asked for.
             running: dict[str, str] = {}
             data_dates = sorted(day_sig)
             i = 0
             for d in sorted(dates):
-                while i < len(data_dates) and data_dates[i] <= d:
+                while i < len(data_dates) and data_dates[i] < d:
                     x = data_dates[i]
                     season = self.cal.season_of(x)
                     running[season] = hashlib.md5((running.get(season, code) + str(x) + day_sig[x]).encode()).hexdigest()
                     i += 1
-                out[d] = running.get(self.cal.season_of(d), code)
+                today = "|".join(sorted(same_day.get(d, [])))
+                out[d] = hashlib.md5((running.get(self.cal.season_of(d), code) + str(d) + today).encode()).hexdigest()
         else:
             n = int(p.lookback)
             for d in dates:
-                parts = [f"{x}:{day_sig[x]}" for x in sorted(day_sig) if d - dt.timedelta(days=n) <= x <= d]
+                parts = [f"{x}:{day_sig[x]}" for x in sorted(day_sig) if d - dt.timedelta(days=n) <= x < d]
+                parts.append(f"{d}:" + "|".join(sorted(same_day.get(d, []))))
                 out[d] = hashlib.md5((code + ";".join(parts)).encode()).hexdigest()
         return {d: out[d] for d in dates}
 

@@ -44,16 +44,18 @@ def ensure_schema(wh: Warehouse) -> None:
         wh.execute("INSERT INTO nba_reference.schema_version VALUES (?, now())", [SCHEMA_VERSION])
 
 
-def _declared_columns() -> list[tuple[str, str, str, str]]:
+@lru_cache(maxsize=1)
+def _declared_columns() -> tuple[tuple[str, str, str, str], ...]:
+    """The columns schema.sql declares (built once per process: every writer checks them)."""
     import duckdb
     ref = duckdb.connect(":memory:")
     try:
         for schema in SCHEMAS:
             ref.execute(f"CREATE SCHEMA {schema}")
         ref.execute(_ddl())
-        return ref.execute("SELECT table_schema, table_name, column_name, data_type "
-                           "FROM information_schema.columns ORDER BY table_schema, table_name, "
-                           "ordinal_position").fetchall()
+        return tuple(ref.execute("SELECT table_schema, table_name, column_name, data_type "
+                                 "FROM information_schema.columns ORDER BY table_schema, table_name, "
+                                 "ordinal_position").fetchall())
     finally:
         ref.close()
 

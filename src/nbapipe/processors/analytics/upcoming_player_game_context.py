@@ -11,6 +11,7 @@ PROCESSOR = processor(
         Input("player_game_summary", when="lookback"),        # every earlier date of the season
         Input("team_offense_game_summary", when="lookback"),  # opponent pace
         Input("chain:points_lines", required=False),          # odds_api -> bettingpros
+        Input("chain:player_boxscores", required=False, when="lookback"),  # the roster of earlier games
     ),
     lookback="season",
     source_column="universe_source",

@@ -1,7 +1,10 @@
 -- upcoming_player_game_context: per player per game date, only from games strictly before the
--- date (key: game_date, player_lookup). The player universe of a date is the players listed in
--- its box scores (backfill mode); for a scheduled team without box scores yet (the daily run
--- before tip-off) it is the players listed in that team's most recent game.
+-- date (key: game_date, player_lookup). The player universe of a date is known before tip-off, the
+-- same in a backfill and in the daily run (issue 16): each scheduled team's players listed in its
+-- most recent earlier game, inactive players included (last season's for the opener), less those listed for another team
+-- since. A player first listed in that night's box score (a debut, a call-up, a new trade) is not
+-- in it: counted by `replay`. Only a team with no earlier game in the warehouse at all (the data's
+-- first season opener) takes that game's listing ('box_score').
 -- Windows count games played (minutes > 0) in the same season.
 -- Points lines from src_points_lines (odds_api, else bettingpros), as in player_game_summary.
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
@@ -22,30 +25,56 @@ summary AS (
     SELECT * FROM nba_analytics.player_game_summary
     WHERE game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
 ),
-listed AS (         -- players in the date's own box scores
+listed_before AS (  -- box-score listings of earlier dates: this season's raw rows (those
+                    -- player_game_summary is built from), earlier seasons' summaries (the
+                    -- opener reads last season's roster)
+    SELECT game_date, team_abbr, player_lookup, player_name AS player_full_name,
+           player_status = 'inactive' AS inactive FROM src_player_boxscores
+    WHERE game_date < (SELECT end_date FROM run_bounds)     -- inactive too: they are on the roster
+    UNION ALL
+    SELECT game_date, team_abbr, player_lookup, player_full_name, false FROM nba_analytics.player_game_summary
+    WHERE game_date < (SELECT lookback_start FROM run_bounds)
+),
+team_games_before AS (
+    SELECT DISTINCT team_abbr, game_date FROM listed_before
+),
+last_game AS (      -- each scheduled team's most recent game strictly before the date
+    SELECT s.game_date, s.team_abbr, max(t.game_date) AS last_date
+    FROM sched s JOIN team_games_before t ON t.team_abbr = s.team_abbr AND t.game_date < s.game_date
+    GROUP BY s.game_date, s.team_abbr
+),
+roster AS (         -- the players listed in that game
     SELECT s.game_date, s.game_id, s.season_year, s.team_abbr, s.opponent_team_abbr, s.home_away,
-           p.player_lookup, p.player_full_name, 'box_score' AS universe_source
-    FROM sched s JOIN summary p
-      ON p.game_date = s.game_date AND p.team_abbr = s.team_abbr
+           p.player_lookup, p.player_full_name, p.inactive, lg.last_date, 'last_roster' AS universe_source
+    FROM sched s
+    JOIN last_game lg ON lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr
+    JOIN listed_before p ON p.team_abbr = s.team_abbr AND p.game_date = lg.last_date
 ),
-waiting AS (        -- scheduled teams without box scores yet
-    SELECT s.* FROM sched s
-    WHERE NOT EXISTS (SELECT 1 FROM listed l WHERE l.game_date = s.game_date AND l.team_abbr = s.team_abbr)
+moved AS (          -- ... less those listed for another team since (a trade before the date)
+    SELECT DISTINCT r.game_date, r.player_lookup
+    FROM roster r JOIN listed_before p
+      ON p.player_lookup = r.player_lookup AND p.game_date > r.last_date AND p.game_date < r.game_date
+     AND p.team_abbr <> r.team_abbr
 ),
-last_game AS (
-    SELECT w.game_date, w.team_abbr, max(p.game_date) AS last_date
-    FROM waiting w JOIN summary p ON p.team_abbr = w.team_abbr AND p.game_date < w.game_date
-    GROUP BY w.game_date, w.team_abbr
+first_ever AS (     -- a team with no earlier game in the warehouse at all (the data's first
+                    -- season): nothing is known before its first game but that game's listing
+    SELECT s.game_date, s.game_id, s.season_year, s.team_abbr, s.opponent_team_abbr, s.home_away,
+           p.player_lookup, p.player_name AS player_full_name, 'box_score' AS universe_source
+    FROM sched s JOIN src_player_boxscores p
+      ON p.game_date = s.game_date AND p.team_abbr = s.team_abbr AND p.player_status <> 'inactive'
+    WHERE NOT EXISTS (SELECT 1 FROM last_game lg WHERE lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr)
 ),
-roster AS (
-    SELECT w.game_date, w.game_id, w.season_year, w.team_abbr, w.opponent_team_abbr, w.home_away,
-           p.player_lookup, p.player_full_name, 'last_roster' AS universe_source
-    FROM waiting w
-    JOIN last_game lg ON lg.game_date = w.game_date AND lg.team_abbr = w.team_abbr
-    JOIN summary p ON p.team_abbr = w.team_abbr AND p.game_date = lg.last_date
-),
-universe AS (
-    SELECT * FROM listed UNION ALL SELECT * FROM roster
+universe AS (       -- a player on two rosters (traded at the deadline, listed by both teams the
+                    -- same night): the team of his latest listing, active before inactive
+    SELECT game_date, game_id, season_year, team_abbr, opponent_team_abbr, home_away,
+           player_lookup, player_full_name, universe_source
+    FROM (SELECT r.*, row_number() OVER (PARTITION BY r.game_date, r.player_lookup
+                                         ORDER BY r.last_date DESC, r.inactive ASC, r.team_abbr) AS pick
+          FROM roster r
+          WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.game_date = r.game_date AND m.player_lookup = r.player_lookup)) x
+    WHERE pick = 1
+    UNION ALL
+    SELECT * FROM first_ever
 ),
 played AS (
     SELECT player_lookup, season_year, game_date, game_id, points, minutes_played
