@@ -319,13 +319,14 @@ def _print_monitor(s: dict, season: Optional[str], detailed: bool, failures_only
 def _progress_table(title: str, rows: list[dict], key: str) -> Table:
     t = Table(title=f"per {title} (units = processor x date)")
     t.add_column(title)
-    for c in ("done / expected", "", "%", "partial", "gap", "failed", "not run", "bootstrap"):
+    for c in ("done / expected", "", "%", "partial", "degraded", "gap", "stale", "failed", "not run", "bootstrap"):
         t.add_column(c, justify="left" if c == "" else "right")
     for r in rows:
         pct = "" if r["pct"] is None else f"{r['pct']:.1f}"
         t.add_row(str(r[key]), f"{r['done']}/{r['expected']}", _bar(r["done"], r["expected"]), pct,
                   *[f"[{STATUS_STYLE[s]}]{r[k]}[/]" if r[k] else "" for k, s in
-                    (("partial", "partial"), ("upstream_missing", "upstream_missing"), ("failed", "failed"))],
+                    (("partial", "partial"), ("degraded", "degraded"), ("upstream_missing", "upstream_missing"),
+                     ("stale", "stale"), ("failed", "failed"))],
                   str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "")
     return t
 
@@ -352,4 +353,5 @@ def report(ctx: typer.Context,
     out.print(f"heatmap: {r['png']}")
     for p in r["summary"]["phases"]:
         out.print(f"phase {p['phase']}: {p['done']}/{p['expected']} units complete, {p['bootstrap']} bootstrap skips, "
-                  f"{p['upstream_missing'] + p['partial']} gaps, {p['failed']} failed")
+                  f"{p['upstream_missing'] + p['partial'] + p['degraded'] + p['stale']} gaps "
+                  f"({p['stale']} stale), {p['failed']} failed")

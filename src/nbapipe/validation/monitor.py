@@ -50,13 +50,14 @@ def _progress(t: dict) -> dict:
     m = t["missing_statuses"]
     return {"table": t["table"], "processor": t["processor"], "phase": t["phase"],
             "expected": t["expected"], "done": t["present"], "rows": t["rows"],
-            "partial": m.get("partial", 0), "upstream_missing": m.get("upstream_missing", 0),
+            "partial": m.get("partial", 0), "degraded": m.get("degraded", 0),
+            "upstream_missing": m.get("upstream_missing", 0), "stale": m.get("stale", 0),
             "failed": m.get("failed", 0), "not_run": m.get("not_run", 0),
             "bootstrap": len(t["bootstrap_dates"]), "pct": _pct(t["present"], t["expected"])}
 
 
 def _by_phase(tables: list[dict]) -> list[dict]:
-    keys = ("expected", "done", "rows", "partial", "upstream_missing", "failed", "not_run", "bootstrap")
+    keys = ("expected", "done", "rows", "partial", "degraded", "upstream_missing", "stale", "failed", "not_run", "bootstrap")
     out: dict[int, dict] = {}
     for t in tables:
         p = out.setdefault(t["phase"], {"phase": t["phase"], "processors": 0, **{k: 0 for k in keys}})
