@@ -12,6 +12,8 @@ from nbapipe.calendar import Calendar
 from nbapipe.orchestration.backfill import run_backfill
 from nbapipe.orchestration.runner import Request
 from nbapipe.state import ledger, open_state
+from nbapipe.ui.api import legend
+from nbapipe.validation.monitor import snapshot
 from nbapipe.validation.verify import verify
 from nbapipe.warehouse import open_warehouse
 from nbapipe.workspace import Workspace
@@ -102,6 +104,14 @@ def _check_contained(home, prepared, dates, bad, later, report, error_words):
     # Nothing good was deleted or changed: every table identical to the prepared home.
     for table in TABLES:
         assert table_differences(home, prepared, table) == 0, table
+    # The monitor (and the dashboard, which serves its snapshot) count stale and degraded apart.
+    with open_state(state_at(home)) as st:
+        snap = snapshot(st, Calendar.from_state(st), dates[0], dates[-1])
+    phases = {p["phase"]: p for p in snap["phases"]}
+    degraded = [r for r in report.results if r.status == "degraded"]
+    assert (phases[3]["failed"], phases[3]["stale"]) == (1, 2)
+    assert phases[3]["degraded"] + phases[4]["degraded"] == len(degraded)
+    assert {"stale", "degraded"} <= {x["status"] for x in legend()}
     # verify fails on the failure, the kept-stale rows and the degraded dates.
     problems = _problems(home, dates)
     assert ("nba_analytics.team_offense_game_summary", iso) in problems["failed"]
@@ -145,11 +155,17 @@ def test_a_duplicated_key_fails_only_its_date(phase4_home, tmp_path):
     assert bisects == []                  # a failed check costs no extra statement
     _check_contained(home, phase4_home, dates, bad, later, report,
                      ["DuplicateKeys", TOGS, bad.isoformat(), f"({bad}, {team})", "1 duplicate key"])
-    # --strict-lookback keeps the refusal: the later dates lack their lookback.
-    strict, _ = _run(home, dates, dry_run=True, strict_lookback=True)
-    plan = {(u.processor, u.game_date): u for u in strict.plan}
-    later = plan[("upcoming_player_game_context", dates[101])]
-    assert later.action == "upstream_missing" and later.missing_inputs["player_game_summary"] == [bad.isoformat()]
+    # --strict-lookback keeps the refusal: the later dates lack their lookback, so they do not
+    # run; they keep their rows (stale), and so do the Phase 4 units that read them.
+    strict, _ = _run(home, dates, strict_lookback=True)
+    by = {(r.processor, r.game_date): r for r in strict.results}
+    nxt = by[("upcoming_player_game_context", dates[101])]
+    assert nxt.status == "stale" and nxt.missing_inputs["player_game_summary"] == [bad.isoformat()]
+    assert nxt.detail.startswith("kept ") and f"upstream player_game_summary is stale on {bad}" in nxt.detail
+    assert by[("player_composite_factors", dates[101])].status == "stale"
+    assert [(r.processor, r.game_date) for r in strict.failed] == [(TOGS, bad)]
+    for table in TABLES:
+        assert table_differences(home, phase4_home, table) == 0, table
 
     with open_warehouse(home / "warehouse.duckdb") as wh:
         wh.execute("DELETE FROM nba_raw.nbac_team_boxscore WHERE game_date = ? AND game_id LIKE '%X'", [bad])
@@ -177,3 +193,37 @@ def test_a_value_that_makes_the_sql_raise_is_bisected_to_its_date(phase4_home, t
                    "WHERE game_date = ? AND team_abbr = ?", [ot, bad, team])
     again, _ = _run(home, dates)
     _check_recovered(home, phase4_home, dates, bad, report, again)
+
+
+def test_a_stop_request_is_not_a_failure_and_is_not_bisected(phase3_home, tmp_path):
+    """The statement raises while a stop is requested (as an interrupted statement does): the
+    run stops with Cancelled, records no unit failed, and writes nothing more."""
+    from nbapipe import cancel
+    home = copy_home(phase3_home, tmp_path / "home")
+    dates, bad, _ = _range(home)
+    dates = dates[90:110]
+    with open_warehouse(home / "warehouse.duckdb") as wh:
+        wh.execute("UPDATE nba_raw.nbac_team_boxscore SET overtime_periods = 2147483647 WHERE game_date = ?", [bad])
+    with open_state(state_at(home)) as st:
+        before = ledger.latest_map(st, start=dates[0], end=dates[-1])
+    events = []
+
+    def stop_at_team_offence(kind, info):
+        events.append(kind)
+        if kind == "processor_start" and info["processor"] == TOGS:
+            cancel.request("test stop", 130)
+
+    ws = Workspace.at(home)
+    try:
+        with pytest.raises(cancel.Cancelled):
+            run_backfill(ws, Request(dates=dates, phases=[3], resume=False, skip_downstream_trigger=True),
+                         on_event=stop_at_team_offence)
+    finally:
+        cancel.reset()
+        ws.close()
+    assert "processor_bisect" not in events and "processor_failed" not in events
+    with open_state(state_at(home)) as st:
+        after = ledger.latest_map(st, start=dates[0], end=dates[-1])
+    assert after == before
+    for table in PHASE3_TABLES:
+        assert table_differences(home, phase3_home, table) == 0, table

@@ -44,7 +44,3 @@ class DuckDBEngine(Warehouse, Engine):
             self.execute(f"DELETE FROM {p.table} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
             self.execute(f"INSERT INTO {p.table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {out} "
                          f"ORDER BY {', '.join(p.key)}")
-
-    def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
-        if dates and self.table_exists(table):
-            self.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(dates))})", dates)
