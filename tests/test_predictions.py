@@ -144,14 +144,17 @@ def test_phase5_sql_is_portable(name):
 # --- walk-forward models and no look-ahead ------------------------------------------------
 
 @pytest.mark.realdata
-def test_first_month_has_no_model_and_is_upstream_missing(phase5_home, phase5_wh):
+def test_first_month_has_no_model_and_is_its_warm_up(phase5_home, phase5_wh):
     with open_state(state_at(phase5_home)) as st:
         rows = ledger.latest(st, start=dt.date(2021, 10, 19), end=dt.date(2021, 11, 3),
                              processors=["player_prop_predictions"])
     status = {r["game_date"]: r for r in rows}
     for d in ("2021-10-26", "2021-10-31"):           # after the bootstrap window, before any model
-        assert status[d]["status"] == "upstream_missing"
-        assert status[d]["missing_inputs"] == {"model": [d]}
+        # Every earlier feature date is there, they are just too few: the model's warm-up
+        # (expected, never missing), not a gap.
+        assert status[d]["status"] == "warmup" and status[d]["missing_inputs"] is None
+        assert status[d]["detail"] == ("model warm-up: 0 labelled feature rows before 2021-10-01, a model needs 500; "
+                                       "the first trainable month is 2021-11")
     assert status["2021-10-20"]["status"] == "bootstrap_skip"
     assert status["2021-11-02"]["status"] == "success"
     assert phase5_wh.scalar(f"SELECT count(*) FROM {PREDICTIONS} WHERE game_date < '2021-11-01'") == 0

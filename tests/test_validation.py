@@ -42,9 +42,10 @@ def cli_json(home, *args):
 
 @pytest.fixture
 def guide_home(phase3_home, tmp_path):
-    """Phase 3 everywhere, then Phase 4 over the guide's window (a private copy)."""
+    """Phase 3 everywhere, then Phase 4 and 5 over the guide's window (a private copy; Phase 5
+    is its model warm-up there, so `verify`, which checks every phase, finds it complete)."""
     home = copy_home(phase3_home, tmp_path / "home")
-    report = backfill(home, *GUIDE, phases=[4], skip_downstream_trigger=True)
+    report = backfill(home, *GUIDE, phases=[4, 5], skip_downstream_trigger=True)
     assert not report.failed
     return home
 

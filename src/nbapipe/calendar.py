@@ -138,3 +138,27 @@ def season_rows(st: StateStore, season: str | None = None) -> list[dict]:
             "complete": bool(s["complete"]),
         })
     return out
+
+
+# --- date lists in words (the one formatter every tool uses) --------------------------------
+
+def date_runs(ds) -> str:
+    """Dates (ISO strings or dates) as their runs of consecutive days: `2021-10-15..2021-10-18`
+    is every day between, `2021-10-26, 2021-10-28` two dates. `..` never bridges a gap: with
+    more than three runs, the first and last date and how many separate spans there are."""
+    days = sorted({d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in ds})
+    runs: list[list[dt.date]] = []
+    for d in days:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    if len(runs) > 3:
+        return f"first {days[0]}, last {days[-1]}, in {len(runs)} separate spans"
+    return ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
+def dates_text(ds) -> str:
+    """A date list with its count when it is longer than three: `12 dates (2021-11-01..2021-11-12)`."""
+    ds = list(ds)
+    return date_runs(ds) if len(ds) <= 3 else f"{len(ds)} dates ({date_runs(ds)})"

@@ -13,30 +13,78 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from nbapipe import __version__
 from nbapipe.workspace import Workspace
 
+# The options of `nbapipe` itself, which may also follow the command (`nbapipe status --home X`).
+GLOBAL_OPTIONS = ("--home", "--state")
+
+
+class _Root(TyperGroup):
+    """The root command: global options written after the command are moved before it, so
+    `nbapipe status --home X` means `nbapipe --home X status` (the guide's scripts write it so)."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """--home/--state (with their value, or as --home=X) found after the command, moved to the
+    front. Nothing after `--` moves, and the value of another option is never taken for one."""
+    front, rest = [], []
+    i, seen_command = 0, False
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest += args[i:]
+            break
+        name = a.split("=", 1)[0]
+        if seen_command and name in GLOBAL_OPTIONS:
+            if "=" in a or i + 1 >= len(args):
+                front.append(a)
+                i += 1
+            else:
+                front += args[i:i + 2]
+                i += 2
+            continue
+        if not seen_command and name in GLOBAL_OPTIONS and "=" not in a:
+            rest += args[i:i + 2]            # before the command: where it belongs already
+            i += 2
+            continue
+        seen_command = seen_command or not a.startswith("-")
+        rest.append(a)
+        i += 1
+    return front + rest
+
+
+# Plain click help (no rich markup): it rewraps paragraphs instead of breaking lines where the
+# docstring does, shows flags without a `<bool>` metavar, and prints [brackets] as written.
 app = typer.Typer(
-    name="nbapipe", no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+    name="nbapipe", cls=_Root, no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
     help="Backfill-safe NBA player-points props pipeline: Phase 2 raw sources -> Phase 3 "
          "analytics -> Phase 4 precompute features -> Phase 5 predictions.",
 )
+# Piped or redirected output (scripts, logs, CI, grep) keeps whole values: tables take the
+# width their cells need instead of a fixed width that cuts dates to `2021-10-…`.
+PIPED_WIDTH = 10_000
+
+
 def _console(stderr: bool = False) -> Console:
-    # Piped output (scripts, logs, CI) gets wide tables instead of rich's 80-column default.
     c = Console(stderr=stderr, soft_wrap=True)
     if not c.is_terminal:
-        c = Console(stderr=stderr, soft_wrap=True, width=160)
+        c = Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH)
     return c
 
 
 out = _console()
 err = _console(stderr=True)
 
-HOME_HELP = "Home directory with warehouse.duckdb and state.sqlite [env NBAPIPE_HOME, default ./.nbapipe]"
+HOME_HELP = "Home directory with warehouse.duckdb and state.sqlite [default ./.nbapipe]"
 STATE_HELP = ("State store on a PostgreSQL server shared by every host, e.g. postgresql://nbapipe@db:5432/nbapipe"
-              "?schema=prod (extra nbapipe\\[postgres]); default <home>/state.sqlite")
+              "?schema=prod (extra nbapipe[postgres]); default <home>/state.sqlite")
 JSON_HELP = "Print machine-readable JSON instead of tables."
 ENGINE_HELP = "duckdb (the embedded default) or spark (extra nbapipe[spark]) [env NBAPIPE_ENGINE]"
 
@@ -53,14 +101,19 @@ class Ctx:
         return self._ws
 
 
+def _print_version(value: bool) -> None:
+    # Eager: runs while the options are parsed, before click asks for a command.
+    if value:
+        sys.stdout.write(f"nbapipe {__version__}\n")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(ctx: typer.Context,
           home: Optional[Path] = typer.Option(None, "--home", help=HOME_HELP, envvar="NBAPIPE_HOME"),
           state: Optional[str] = typer.Option(None, "--state", help=STATE_HELP, envvar="NBAPIPE_STATE_URL"),
-          version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
-    if version:
-        out.print(f"nbapipe {__version__}")
-        raise typer.Exit(0)
+          version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the version and exit.")):
     if state:
         from nbapipe.state.store import is_url
         if not is_url(state):
@@ -112,12 +165,12 @@ def lease_waiting(holder: dict) -> None:
 
 
 STATUS_STYLE = {"success": "green", "partial": "yellow", "degraded": "dark_orange", "no_games": "dim",
-                "bootstrap_skip": "cyan", "upstream_missing": "magenta", "stale": "bold magenta",
+                "bootstrap_skip": "cyan", "warmup": "cyan", "upstream_missing": "magenta", "stale": "bold magenta",
                 "failed": "bold red", "run": "blue", "already_done": "green",
                 "waiting": "yellow", "running": "blue"}
 SHORT = {"success": "ok", "partial": "partial", "degraded": "degraded", "no_games": "no games",
-         "bootstrap_skip": "bootstrap", "upstream_missing": "missing", "stale": "STALE", "failed": "FAILED",
-         "run": "will run", "already_done": "done"}
+         "bootstrap_skip": "bootstrap", "warmup": "warm-up", "upstream_missing": "missing", "stale": "STALE",
+         "failed": "FAILED", "run": "will run", "already_done": "done"}
 
 
 def dates_option(start_date: Optional[str], end_date: Optional[str], dates: Optional[str]):

@@ -1,6 +1,7 @@
 """Processing commands: backfill and status."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Optional
 
 import typer
@@ -58,18 +59,60 @@ def backfill(ctx: typer.Context,
         report = _run_with_progress(ws, req, quiet=as_json)
     except (BackfillError, EngineError, WarehouseElsewhere) as e:
         fail(str(e))
-    finish(report, dry_run, verbose, as_json)
+    finish(report, dry_run, verbose, as_json, ws)
 
 
-def finish(report, dry_run: bool, verbose: bool, as_json: bool) -> None:
-    """A runner report as JSON, a plan or a summary; exit 1 when a unit failed."""
+def finish(report, dry_run: bool, verbose: bool, as_json: bool, ws=None) -> None:
+    """A runner report as JSON, a plan or a summary; exit 1 when a unit failed, or when the
+    run was asked for work and did none for want of inputs (saying what to run first)."""
     if as_json:
         emit_json(report.as_dict())
     elif dry_run:
         _print_plan(report, verbose)
     else:
         _print_backfill_summary(report, verbose)
-    raise typer.Exit(1 if report.failed else 0)
+    idle = not dry_run and nothing_done(report)
+    if idle and not as_json:
+        err.print(f"[bold red]nothing was done:[/] {why_nothing_done(report, ws)}")
+    raise typer.Exit(1 if report.failed or idle else 0)
+
+
+def nothing_done(report) -> bool:
+    """No unit wrote or kept rows, and some lacked inputs (skips by design alone are fine)."""
+    counts = report.counts()
+    done = sum(counts.get(k, 0) for k in ("success", "partial", "degraded", "already_done"))
+    return done == 0 and counts.get("upstream_missing", 0) + counts.get("stale", 0) > 0
+
+
+def why_nothing_done(report, ws) -> str:
+    """The inputs the units lacked, and the backfill to run first: every phase up to the one
+    that owns the missing input, from the season start (lookbacks and model training need the
+    earlier dates) to the last date lacking it."""
+    from nbapipe import processors as reg
+    gaps = [r for r in report.results if r.status == "upstream_missing"]
+    lacking: dict[str, set[str]] = {}
+    for r in gaps:
+        for name, ds in (r.missing_inputs or {}).items():
+            lacking.setdefault(name, set()).update(ds)
+    # An input this run plans itself (Phase 5 predictions before grading) is not the cause.
+    planned = {u.processor for u in report.plan}
+    names = [n for n in lacking if n != "model" and n not in planned] or list(lacking)
+    text = f"{len(gaps)} units lack inputs ({', '.join(sorted(names))})"
+    phases = sorted({reg.get(n).phase for n in names if n in reg.all_processors()})
+    if not phases:
+        return text + ": load the raw files for those dates first (`nbapipe ingest`)"
+    dates = sorted(d for n in names if n in reg.all_processors() for d in lacking[n])
+    start, season = dates[0], None
+    if ws is not None:
+        from nbapipe.calendar import Calendar
+        cal = Calendar.from_state(ws.state)
+        season = cal.season_of(dt.date.fromisoformat(dates[0]))
+        start = cal.seasons.get(season, {}).get("first_game_date") or dates[0]
+    todo = [p for p in reg.phases() if 3 <= p <= phases[-1]]
+    label = ", ".join(map(str, todo[:-1])) + f" and {todo[-1]}" if len(todo) > 1 else str(todo[0])
+    cmds = " then ".join(f"`nbapipe backfill --phase {p} --start-date {start} --end-date {dates[-1]}`" for p in todo)
+    return (f"{text}. Run the Phase {label} backfill" + (f" of {season}" if season else "")
+            + f" first: {cmds}")
 
 
 def _run_with_progress(ws, req, quiet: bool):
@@ -79,21 +122,30 @@ def _run_with_progress(ws, req, quiet: bool):
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} units"),
                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=not show)
     tasks: dict[int, int] = {}
+    auto: set[str] = set()              # required upstream added to the request
+    started: dict[str, int] = {}        # units per processor, as it starts
 
     def on_event(kind: str, info: dict) -> None:
         from nbapipe import processors as reg
-        if kind == "auto_upstream" and not quiet:
-            err.print(f"[yellow]first running missing required upstream:[/] {', '.join(info['processors'])}")
+        if kind == "auto_upstream":
+            auto.update(info["processors"])
         if kind == "level":
+            # Named only when it has units to run: upstream already done is not "missing".
+            todo = {n: k for n, k in info["units"].items() if n in auto and k}
+            if todo and not quiet and not req.dry_run:
+                err.print("[yellow]first running missing required upstream:[/] "
+                          + ", ".join(f"{n} ({k} units)" for n, k in todo.items()))
             for name, n in info["units"].items():
                 ph = reg.get(name).phase
                 if ph not in tasks:
                     tasks[ph] = progress.add_task(f"phase {ph}", total=0)
                 progress.update(tasks[ph], total=progress.tasks[tasks[ph]].total + n)
+        elif kind == "processor_start":
+            started[info["processor"]] = info.get("units", 0)
         elif kind in ("processor_done", "processor_failed"):
             name = info["processor"]
             ph = reg.get(name).phase
-            n = info.get("units", 0)
+            n = info.get("units", started.get(name, 0))
             if ph in tasks and kind == "processor_done":
                 progress.update(tasks[ph], advance=n)
             if not show and not quiet and not req.dry_run:
@@ -145,8 +197,9 @@ def _print_plan(report, verbose: bool) -> None:
     for u in report.plan:
         counts[u.action] = counts.get(u.action, 0) + 1
     out.print("plan: " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in sorted(counts.items())))
-    if report.auto_upstream:
-        out.print(f"missing required upstream runs first: {', '.join(report.auto_upstream)}")
+    first = [n for n in report.auto_upstream if any(u.processor == n and u.action == "run" for u in report.plan)]
+    if first:
+        out.print(f"missing required upstream runs first: {', '.join(first)}")
     if verbose:
         for u in report.plan:
             out.print(f"{u.game_date} {u.processor}: {u.action} - {u.reason}")
@@ -163,7 +216,8 @@ def _print_backfill_summary(report, verbose: bool) -> None:
             rows.setdefault(u.processor, {}).setdefault("already_done", 0)
             rows[u.processor]["already_done"] += 1
     t = Table(title=f"backfill {report.run_id} ({report.seconds:.1f}s)")
-    cols = ["success", "partial", "degraded", "already_done", "no_games", "bootstrap_skip", "upstream_missing", "stale", "failed"]
+    cols = ["success", "partial", "degraded", "already_done", "no_games", "bootstrap_skip", "warmup", "upstream_missing",
+            "stale", "failed"]
     t.add_column("processor")
     for c in cols:
         t.add_column(SHORT.get(c, c), justify="right")
@@ -193,6 +247,8 @@ def status(ctx: typer.Context,
            end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
            dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,..."),
            phase: Optional[int] = typer.Option(None, "--phase", help="Only this phase."),
+           wide: bool = typer.Option(False, "--wide", help="One row per date, one column per processor "
+                                     "(the default on a terminal; piped output lists one row per unit)."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """The ledger's latest outcome per (processor, date), and who holds or waits for the warehouse.
     Reads only the state store, so it works while a backfill runs."""
@@ -206,23 +262,44 @@ def status(ctx: typer.Context,
               "run_id": r["run_id"], "finished_at": r["finished_at"]} for r in rows]
     held = leases.current(ws.state)
     if as_json:
-        emit_json(items)
+        emit_json({"units": items, "lease_holders": [h for h in held if h["state"] == "held"],
+                   "lease_waiters": [h for h in held if h["state"] == "waiting"]})
         return
     synthetic_banner(ws)
     for h in held:
         out.print(f"[yellow]{h['state']}[/] warehouse: {h.get('purpose')} (host {h['host']}, pid {h['pid']})")
+    if not items:
+        out.print("no ledger rows in this range (nothing has run yet)")
+        return
+    out.print(_status_grid(items) if wide or out.is_terminal else _status_units(items))
+
+
+def _status_grid(items: list[dict]) -> Table:
+    """date x processor: the date column is never cut (the cells fold instead)."""
     procs = registry_order(dict.fromkeys(r["processor"] for r in items))
     grid: dict[str, dict[str, dict]] = {}
     for r in items:
         grid.setdefault(r["date"], {})[r["processor"]] = r
     t = Table(title="status (latest ledger outcome)")
-    t.add_column("date")
+    t.add_column("date", no_wrap=True, min_width=10)
     for p in procs:
-        t.add_column(p)
+        t.add_column(p, overflow="fold")
     for d in sorted(grid):
-        t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], '')}]{SHORT.get(c['status'], c['status'])}"
+        t.add_row(d, *[(f"[{STATUS_STYLE.get(c['status'], 'default')}]{SHORT.get(c['status'], c['status'])}"
                         f"{' ' + str(c['rows']) if c['rows'] else ''}[/]") if (c := grid[d].get(p)) else "-"
                        for p in procs])
-    out.print(t)
-    if not items:
-        out.print("no ledger rows in this range (nothing has run yet)")
+    return t
+
+
+def _status_units(items: list[dict]) -> Table:
+    """One row per (processor, date) with whole values: what a script or grep reads."""
+    t = Table(title="status (latest ledger outcome, one row per unit)")
+    for c in ("date", "phase", "processor", "status", "rows", "why"):
+        t.add_column(c, justify="right" if c in ("phase", "rows") else "left", no_wrap=True)
+    order = {n: i for i, n in enumerate(registry_order(dict.fromkeys(r["processor"] for r in items)))}
+    for r in sorted(items, key=lambda r: (r["date"], order[r["processor"]])):
+        why = r["error"] or r["detail"] or ""
+        t.add_row(r["date"], str(r["phase"]), r["processor"],
+                  f"[{STATUS_STYLE.get(r['status'], 'default')}]{r['status']}[/]", f"{r['rows'] or 0:,}",
+                  why.splitlines()[0] if why else "")
+    return t

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from nbapipe.cli import ENGINE_HELP, JSON_HELP, SHORT, app, emit_json, err, fail, lease_waiting, out, synthetic_banner
+from nbapipe.calendar import date_runs, dates_text
 from nbapipe.config import resolve_data_dir
 from nbapipe.workspace import Workspace
 
@@ -218,7 +219,7 @@ def calendar(ctx: typer.Context,
     for r in rows:
         t.add_row(r["season"], r["season_start"], r["bootstrap_end"], r["regular_season_end"],
                   r["last_game_date"], str(r["game_date_count"]), ", ".join(r["play_in_dates"]),
-                  f"{len(r['playoff_dates'])} dates ({r['playoff_dates'][0]}..{r['playoff_dates'][-1]})"
+                  f"{len(r['playoff_dates'])} dates ({date_runs(r['playoff_dates'])})"
                   if r["playoff_dates"] else "", "yes" if r["complete"] else "no")
     out.print(t)
 
@@ -255,7 +256,7 @@ def _print_quickstart(r: dict) -> None:
               f"{r['ingest']['files_loaded']}, unchanged {r['ingest']['files_unchanged']}, "
               f"quarantined rows {r['ingest']['quarantined_rows']})")
     out.print(f"window {w['start_date']}..{w['end_date']}: {w['days']} days, {len(w['game_dates'])} game dates, "
-              f"{len(w['no_game_dates'])} without games ({', '.join(w['no_game_dates']) or '-'}), "
+              f"{len(w['no_game_dates'])} without games ({date_runs(w['no_game_dates']) or '-'}), "
               f"{len(w['bootstrap_dates'])} bootstrap dates")
     b = r["backfill"]
     out.print(f"backfill {b['run_id']}: {b['seconds']}s, " + ", ".join(f"{SHORT.get(k, k)} {v}" for k, v in b["counts"].items() if v))
@@ -264,6 +265,8 @@ def _print_quickstart(r: dict) -> None:
         t.add_column(c, justify="right" if c in ("dates", "rows", "phase") else "left")
     for row in r["tables"]:
         why = _missing_summary(row)
+        if row.get("warmup_dates"):
+            why = (f"{len(row['warmup_dates'])} dates in {row['warmup_why']}; " + why).rstrip("; -")
         if row.get("bootstrap_dates"):
             why = (f"{len(row['bootstrap_dates'])} bootstrap dates skipped on purpose; " + why).rstrip("; -")
         t.add_row(str(row["phase"]), row["table"], f"{row['present']}/{row['expected']}", f"{row['rows']:,}", why)
@@ -278,4 +281,4 @@ def _missing_summary(row: dict) -> str:
     reasons: dict[str, list[str]] = {}
     for d, why in row["missing_reasons"].items():
         reasons.setdefault(why, []).append(d)
-    return "; ".join(f"{len(ds)} dates ({ds[0]}..{ds[-1]}): {why}" for why, ds in reasons.items())
+    return "; ".join(f"{dates_text(ds)}: {why}" for why, ds in reasons.items())

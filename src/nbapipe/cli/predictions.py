@@ -28,7 +28,7 @@ def predict(ctx: typer.Context,
     report = _run_phase5(ctx, "player_prop_predictions", dates_option(start_date, end_date, dates),
                          resume=not no_resume, dry_run=dry_run, skip=skip_downstream_trigger,
                          quiet=as_json, command="predict")
-    finish(report, dry_run, verbose, as_json)
+    finish(report, dry_run, verbose, as_json, ctx.obj.ws)
 
 
 @app.command()
@@ -62,7 +62,10 @@ def grade(ctx: typer.Context,
     if run.failed:
         err.print(f"[bold red]{len(run.failed)} grading units failed[/] (see `nbapipe status`)")
     if not report["systems"]:
-        err.print("no graded predictions in this range (no game dates, or nothing could be predicted)")
+        from nbapipe.cli.backfill import nothing_done, why_nothing_done
+        why = why_nothing_done(run, ctx.obj.ws) if nothing_done(run) else \
+            ", ".join(f"{k} {v}" for k, v in run.counts().items() if v) or "no game dates"
+        err.print(f"no graded predictions in this range: {why}")
     raise typer.Exit(1 if run.failed or not report["systems"] else 0)
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from nbapipe.cli import (ENGINE_HELP, JSON_HELP, SHORT, STATUS_STYLE, app, dates_option, emit_json, err, fail,
                          out, parse_date, synthetic_banner)
+from nbapipe.calendar import date_runs
 from nbapipe.cli.data import _engine
 
 VERBOSE_HELP = "List every missing date with its reason."
@@ -69,12 +70,6 @@ def _warehouse_call(fn, *args, **kw):
         fail(str(e))
 
 
-def _span(ds: list[str]) -> str:
-    if len(ds) <= 4:
-        return ", ".join(ds)
-    return f"{ds[0]}..{ds[-1]}"
-
-
 def _why_summary(row: dict) -> str:
     """Missing dates grouped by reason, one line per reason."""
     if not row["missing"]:
@@ -82,13 +77,13 @@ def _why_summary(row: dict) -> str:
     reasons: dict[str, list[str]] = {}
     for d in row["missing"]:
         reasons.setdefault(row["missing_reasons"][d], []).append(d)
-    return "; ".join(f"{len(ds)} ({_span(ds)}): {why}" for why, ds in reasons.items())
+    return "; ".join(f"{len(ds)} ({date_runs(ds)}): {why}" for why, ds in reasons.items())
 
 
 def window_line(r: dict) -> str:
     return (f"window {r['start_date']}..{r['end_date']}: {r['days']} days, {len(r['game_dates'])} game dates, "
-            f"{len(r['no_game_dates'])} without games ({_span(r['no_game_dates']) or '-'}), "
-            f"{len(r['bootstrap_dates'])} bootstrap dates ({_span(r['bootstrap_dates']) or '-'})")
+            f"{len(r['no_game_dates'])} without games ({date_runs(r['no_game_dates']) or '-'}), "
+            f"{len(r['bootstrap_dates'])} bootstrap dates ({date_runs(r['bootstrap_dates']) or '-'})")
 
 
 # --- preflight ---------------------------------------------------------------------------
@@ -120,7 +115,7 @@ def preflight(ctx: typer.Context,
     for row in r["tables"]:
         why = _why_summary(row)
         if row.get("fallback_covers"):
-            why += f" [fallback covers {len(row['fallback_covers'])}: {_span(row['fallback_covers'])}]"
+            why += f" [fallback covers {len(row['fallback_covers'])}: {date_runs(row['fallback_covers'])}]"
         if row.get("bootstrap_dates"):
             why = f"{len(row['bootstrap_dates'])} bootstrap dates not expected; " + why
         pct = "" if row["pct"] is None else f"{row['pct']:.0f}%"
@@ -146,7 +141,7 @@ def _print_plan(plan: list[dict]) -> None:
             t.add_row(str(p["phase"]), "0", *[""] * len(cols), "not built yet")
             continue
         t.add_row(str(p["phase"]), str(len(p["processors"])), *[str(p["counts"][c]) for c in cols],
-                  "; ".join(f"{k} on {_span(v)}" for k, v in p["missing_inputs"].items()) or "-")
+                  "; ".join(f"{k} on {date_runs(v)}" for k, v in p["missing_inputs"].items()) or "-")
     out.print(t)
     for p in plan:
         if p["built"]:
@@ -163,7 +158,7 @@ def _print_plan(plan: list[dict]) -> None:
 def verify(ctx: typer.Context,
            start_date: Optional[str] = typer.Option(None, "--start-date", help="First date (YYYY-MM-DD)."),
            end_date: Optional[str] = typer.Option(None, "--end-date", help="Last date, inclusive."),
-           phase: Optional[int] = typer.Option(None, "--phase", min=3, max=5, help="Only this phase (default: 3 and 4, what the guide's backfill fills; 5 needs trained models)."),
+           phase: Optional[int] = typer.Option(None, "--phase", min=3, max=5, help="Only this phase (default: every phase that has processors)."),
            engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="Every date of every problem."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
@@ -178,6 +173,7 @@ def verify(ctx: typer.Context,
         emit_json(r)
         raise typer.Exit(0 if r["ok"] else 1)
     synthetic_banner(ws)
+    out.print(f"verify: phases {', '.join(map(str, r['phases']))} over {r['start_date']}..{r['end_date']}")
     out.print(window_line(r))
     t = Table(title="tables (dates = expected game dates with rows)")
     for c in ("phase", "table", "dates", "rows"):
@@ -187,7 +183,7 @@ def verify(ctx: typer.Context,
         t.add_row(str(row["phase"]), row["table"], f"[{style}]{row['present']}/{row['expected']}[/]", f"{row['rows']:,}")
     out.print(t)
     for p in r["problems"]:
-        dates = ", ".join(p["dates"]) if verbose else _span(p["dates"])
+        dates = ", ".join(p["dates"]) if verbose else date_runs(p["dates"])
         out.print(f"[bold red]{p['kind']}[/] {p['table']}" + (f" on {dates}" if dates else "") + f": {p['detail']}")
     if r["ok"]:
         out.print(f"[green]verify: {r['start_date']}..{r['end_date']} is complete[/] (no games and bootstrap dates are not expected)")
@@ -306,7 +302,10 @@ def _print_monitor(s: dict, season: Optional[str], detailed: bool, failures_only
             out.print(f"[blue]running[/] {r['command']} {r['run_id']} (phases {r['phases']}, pid {r['pid']}): "
                       f"{r['units']} units in {r['elapsed_s']}s, {r['rate_per_s']}/s")
         if s["eta_s"] is not None:
-            out.print(f"rate {s['rate_per_s']} units/s, ETA {s['eta_s']:.0f}s for what remains in this scope")
+            per = "; ".join(f"phase {p['phase']} {p['remaining']} left at {p['rate_per_s']}/s"
+                            for p in s["phases"] if p["remaining"] and p.get("rate_per_s"))
+            out.print(f"rate {s['rate_per_s']} units/s, ETA {s['eta_s']:.0f}s for what remains in this scope"
+                      + (f" ({per})" if per else ""))
         elif s["last_run"]:
             l = s["last_run"]
             out.print(f"no backfill running; last: {l['command']} {l['run_id']} {l['status']}, {l['units']} units "
@@ -325,13 +324,14 @@ def _progress_table(title: str, rows: list[dict], key: str) -> Table:
     kinds = [k for k in ("partial", "degraded", "upstream_missing", "stale", "failed")
              if k not in ("degraded", "stale") or any(r[k] for r in rows)]
     heads = {"upstream_missing": "gap"}
-    for c in ("done / expected", "", "%", *[heads.get(k, k) for k in kinds], "not run", "bootstrap"):
+    for c in ("done / expected", "", "%", *[heads.get(k, k) for k in kinds], "not run", "bootstrap", "warm-up"):
         t.add_column(c, justify="left" if c == "" else "right")
     for r in rows:
         pct = "" if r["pct"] is None else f"{r['pct']:.1f}"
         t.add_row(str(r[key]), f"{r['done']}/{r['expected']}", _bar(r["done"], r["expected"]), pct,
                   *[f"[{STATUS_STYLE[k]}]{r[k]}[/]" if r[k] else "" for k in kinds],
-                  str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "")
+                  str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "",
+                  f"[cyan]{r['warmup']}[/]" if r.get("warmup") else "")
     return t
 
 

@@ -30,15 +30,16 @@ from typing import Callable
 
 from nbapipe import cancel
 from nbapipe import processors as registry
-from nbapipe.calendar import Calendar
+from nbapipe.calendar import Calendar, dates_text as _dates_text
 from nbapipe.engines import Engine, EngineError, as_engine
-from nbapipe.processors.base import Input, Processor
+from nbapipe.processors.base import Input, NotComputed, Processor
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 from nbapipe.state import ledger
 from nbapipe.state.ledger import UnitResult
 from nbapipe.warehouse import Warehouse
 
 RUN, DONE, NO_GAMES, BOOTSTRAP, UPSTREAM = "run", "already_done", "no_games", "bootstrap_skip", "upstream_missing"
+WARMUP = "warmup"
 DEGRADED, STALE, FAILED = "degraded", "stale", "failed"
 # Keys named in a duplicate-key failure, per date.
 MAX_KEYS_SHOWN = 10
@@ -198,6 +199,7 @@ class Runner:
     def plan(self, p: Processor, dates: list[dt.date], req: Request, auto: bool) -> list[PlannedUnit]:
         lo = self._lookback_start(p, dates[0])
         present = {i.name: self._present_dates(i, lo, dates[-1]) for i in p.inputs if i.required}
+        warm = self._warmup_inputs(p, dates[0], dates[-1])
         fps = self._fingerprints(p, dates)
         resume = req.resume or auto        # added upstream only fills what is missing
         units = []
@@ -208,6 +210,8 @@ class Runner:
                 u.action, u.reason = NO_GAMES, "no game scheduled"
             elif p.bootstrap_skip and self.cal.is_bootstrap(d) and not req.include_bootstrap:
                 u.action, u.reason = BOOTSTRAP, f"inside the {self.cal.season_of(d)} bootstrap window"
+            elif d in warm:
+                u.action, u.reason = WARMUP, f"model warm-up: its input {warm[d]} has no model yet on this date"
             else:
                 on_date, in_lookback = self._missing_inputs(p, d, present)
                 if on_date or (in_lookback and req.strict_lookback):
@@ -260,6 +264,17 @@ class Runner:
         out: set[dt.date] = set()
         for t in tables:
             out |= self.wh.slice_dates(t, "game_date", lo, hi)
+        return out
+
+    def _warmup_inputs(self, p: Processor, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
+        """Dates on which a required upstream processor of the date itself is in warm-up: the
+        unit has nothing to work on by design, so it is warm-up too (not a gap)."""
+        out: dict[dt.date, str] = {}
+        for i in p.inputs:
+            if i.required and i.kind == "processor" and i.when in ("date", "both"):
+                for d, r in self._upstream_ledger(i.name, lo, hi).items():
+                    if r["status"] == WARMUP:
+                        out.setdefault(d, i.name)
         return out
 
     def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> tuple[dict, dict]:
@@ -402,7 +417,7 @@ class Runner:
                    for u in units]
         # Only a successful computation replaces a slice: the dates that failed or lack an
         # input are left out of the write and keep the rows they had.
-        good = [r.game_date for r in results if r.status not in (FAILED, UPSTREAM)]
+        good = [r.game_date for r in results if r.status in ledger.WRITTEN]
         if good and len(good) < len(dates):
             wh.set_run(good, self._lookback_start(p, dates[0]), self.run_id)
             wh.materialize(f"{out}_ok", f"SELECT * FROM {out} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
@@ -422,7 +437,7 @@ class Runner:
         return by_date
 
     def _outcome(self, p: Processor, u: PlannedUnit, rows: int, exp: tuple, source: str | None,
-                 dupes: list[tuple] | None, missing: dict | None, started: str) -> UnitResult:
+                 dupes: list[tuple] | None, missing: dict | NotComputed | None, started: str) -> UnitResult:
         """A computed unit's result from its date's checks."""
         d = u.game_date
         base = dict(input_fingerprint=u.fingerprint, started_at=started, run_id=self.run_id)
@@ -433,6 +448,9 @@ class Runner:
             err = (f"DuplicateKeys: {p.name} on {d}: {len(dupes)} duplicate key(s) ({', '.join(key)}) "
                    f"in the output: {shown}{more}")
             return UnitResult(p.name, p.phase, d, FAILED, error=err, detail=err, **base)
+        if rows == 0 and isinstance(missing, NotComputed):
+            return UnitResult(p.name, p.phase, d, missing.status, missing_inputs=missing.missing_inputs,
+                              detail=missing.detail, **base)
         if rows == 0 and missing:
             return UnitResult(p.name, p.phase, d, UPSTREAM, missing_inputs=missing,
                               detail="missing " + _missing_text(missing), **base)
@@ -579,8 +597,3 @@ def _input_text(name: str) -> str:
         return f"{name[6:]} (no rows in any of {', '.join(CHAINS[name[6:]].tables())})"
     return name
 
-
-def _dates_text(ds: list[str]) -> str:
-    if len(ds) <= 3:
-        return ", ".join(ds)
-    return f"{len(ds)} dates ({ds[0]}..{ds[-1]})"

@@ -36,6 +36,15 @@ class Input:
 
 
 @dataclass(frozen=True)
+class NotComputed:
+    """What a compute processor returns for a date it wrote nothing for on purpose or for want
+    of an input: the unit's status (`warmup`, `upstream_missing`), why, and the inputs lacking."""
+    status: str
+    detail: str
+    missing_inputs: dict | None = None
+
+
+@dataclass(frozen=True)
 class Processor:
     name: str
     phase: int
@@ -56,7 +65,8 @@ class Processor:
     # A processor that is not one SELECT (e.g. Phase 5 model training and prediction):
     # compute(wh, dates, out_table, run_id) creates temp table `out_table` with its rows for
     # those dates. It may return {date: {input_name: [dates]}} for dates it could not compute
-    # for want of an input (e.g. no trainable model): those units become upstream_missing.
+    # for want of an input (e.g. no trainable model): those units become upstream_missing;
+    # or {date: NotComputed(...)} to name the status itself (warmup: too little history yet).
     # The runner still owns slices, ledger, events and resume.
     compute: Callable[..., dict | None] | None = field(default=None, compare=False)
     # Further files beside the module that a compute processor runs (its SQL, helper modules):

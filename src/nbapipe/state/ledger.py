@@ -8,6 +8,9 @@ Statuses (DESIGN section 5):
                     fingerprint changes when a gap is filled, so resume recomputes it
   no_games          no game scheduled (never expected)
   bootstrap_skip    inside the season's bootstrap window (expected, not missing)
+  warmup            a model-based processor before enough earlier history exists to train on
+                    (Phase 5's first weeks): the model's bootstrap, decided when it computes
+                    (and by its downstream from it); expected, not missing
   upstream_missing  a required input lacks rows on the date (or, with --strict-lookback, in
                     its lookback); the slice holds no rows
   stale             the same, but the slice holds rows of an earlier run, kept: only a
@@ -18,8 +21,9 @@ Statuses (DESIGN section 5):
                     slice had rows of an earlier run they are kept and the detail says so
                     ("kept N rows of run X; this unit failed: ..."); the status stays failed,
                     so backfill exits 1 and verify fails either way
-Coverage counts success over expected dates; partial, degraded, upstream_missing and stale are
-gaps, failed is a failure."""
+Coverage counts success over expected dates; no_games is never expected; bootstrap_skip and
+warmup are expected but not missing; partial, degraded, upstream_missing and stale are gaps,
+failed is a failure."""
 from __future__ import annotations
 
 import datetime as dt
@@ -32,7 +36,10 @@ from typing import Iterable
 from nbapipe.config import host_name
 from nbapipe.state.store import StateStore, upsert
 
-STATUSES = ("success", "partial", "degraded", "no_games", "bootstrap_skip", "upstream_missing", "stale", "failed")
+STATUSES = ("success", "partial", "degraded", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "stale",
+            "failed")
+# Expected, written nothing on purpose, never missing.
+SKIPPED_ON_PURPOSE = ("bootstrap_skip", "warmup")
 # Kept by resume when the unit's inputs are unchanged.
 DONE = ("success", "degraded")
 # Rows written by the unit's own computation: downstream may read them.

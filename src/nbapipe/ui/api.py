@@ -101,9 +101,17 @@ def summary(st, cal: Calendar, start: dt.date, end: dt.date) -> dict:
     held = [l for l in current if l["state"] == "held"]
     waiting = [l for l in current if l["state"] == "waiting"]
     return {**snap, "lease_holders": held, "lease_waiters": waiting, "workers": live_workers(st),
+            "latest_activity_season": latest_activity_season(st, cal),
             "calendar": [{k: s[k] for k in ("season", "season_start", "bootstrap_end", "first_game_date",
                                             "last_game_date", "game_date_count")} for s in cal.seasons.values()],
             "legend": legend()}
+
+
+def latest_activity_season(st, cal: Calendar) -> str | None:
+    """The season of the unit the ledger recorded last: where the dashboard opens (the newest
+    season may be all "not run yet")."""
+    last = st.rows("SELECT game_date FROM run_ledger ORDER BY id DESC LIMIT 1")
+    return cal.season_of(dt.date.fromisoformat(last[0]["game_date"])) if last else None
 
 
 def units(st, cal: Calendar, start: dt.date, end: dt.date, phase: int | None = None) -> dict:
@@ -127,7 +135,7 @@ def _unit(name: str, p, d: dt.date, row: dict | None, live: dict | None, cal: Ca
     u = {"processor": name, "phase": p.phase, "date": d.isoformat(), "status": status,
          "ledger_status": row["status"] if row else None, "game_date": cal.is_game_date(d),
          "bootstrap": cal.is_bootstrap(d)}
-    if live and status in PENDING_FROM:
+    if live and (status in PENDING_FROM or live.get("recomputes")):
         u.update(status=live["status"], live=live)
     if row:
         u["ledger"] = {k: row[k] for k in ("run_id", "rows", "expected", "source_used", "duration_s", "error",
@@ -152,7 +160,8 @@ def pending(st, procs: dict, start: dt.date, end: dt.date) -> dict[tuple[str, dt
         for d in days_between(lo, hi):
             for name, p in procs.items():
                 if p.phase in phases and (name, d.isoformat()) not in recorded:
-                    out[(name, d)] = {"status": "running", "run_id": r["run_id"], "command": r["command"]}
+                    out[(name, d)] = {"status": "running", "run_id": r["run_id"], "command": r["command"],
+                                      "recomputes": r["recomputes"]}
     for w in live_workers(st):
         if w["state"] in (WAITING_WAREHOUSE, WAITING_EARLIER, RUNNING) and w["game_date"]:
             d = dt.date.fromisoformat(w["game_date"])

@@ -64,6 +64,15 @@ class Dashboard(ThreadingHTTPServer):
         self.log = log
         super().__init__((host, port), Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        """A browser that goes away mid-answer (tab closed, reload) is one line, not a traceback."""
+        import sys
+        e = sys.exc_info()[1]
+        if isinstance(e, (BrokenPipeError, ConnectionResetError)):
+            print(f"dashboard: {client_address[0]} disconnected before the answer was sent", file=sys.stderr)
+            return
+        super().handle_error(request, client_address)
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from nbapipe import processors as registry
+from nbapipe.calendar import date_runs
 from nbapipe.config import REPO_ROOT, SCHEMA_VERSION, SCHEMAS
 from nbapipe.validation.verify import GUIDE_PHASES
 from nbapipe.workspace import Workspace
@@ -228,7 +229,7 @@ def check_raw_completeness(ctx: Context) -> Result:
         elif r["table"] in fallbacks and r["table"] not in FALLBACKS:
             continue                      # a fallback is needed only where its primary lacks a date
         elif uncovered:
-            gaps.append(f"{r['table']} ({r['role']}): {len(uncovered)} dates with no source ({_span(uncovered)})")
+            gaps.append(f"{r['table']} ({r['role']}): {len(uncovered)} dates with no source ({date_runs(uncovered)})")
         else:
             notes.append(f"{r['table']}: {r['present']}/{r['expected']} dates"
                          + (f", {len(r['fallback_covers'])} from a fallback" if r["fallback_covers"] else ""))
@@ -358,10 +359,6 @@ def check_monitor(ctx: Context) -> Result:
 
 def _skip(name: str, why: str) -> Result:
     return Result(name, SKIP, f"skipped: {why}")
-
-
-def _span(ds: list[str]) -> str:
-    return ", ".join(ds) if len(ds) <= 3 else f"{ds[0]}..{ds[-1]}"
 
 
 def _holder(ctx: Context) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from nbapipe.calendar import Calendar
+from nbapipe.calendar import Calendar, dates_text
 from nbapipe.engines import Engine
 from nbapipe.warehouse import Warehouse
 
@@ -120,8 +120,11 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
     for name, p in registry.all_processors().items():
         if phases and p.phase not in phases:
             continue
-        expected = expected_dates(p, cal, game_dates)
         units = {d: latest.get((name, d)) or {} for d in game_dates}
+        # A model's warm-up (too little earlier history to train on) is, like the bootstrap
+        # window, expected by design to hold nothing: never counted as missing.
+        warmup = [d for d in game_dates if units[d].get("status") == "warmup"]
+        expected = [d for d in expected_dates(p, cal, game_dates) if d not in warmup]
         if wh is not None:
             counts = dates_with_rows(wh, p.table, start, end, p.slice_column)
             present = {d for d in expected if counts.get(d) and units[d].get("status") not in KEPT}
@@ -129,7 +132,7 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             counts = {d: u.get("rows") or 0 for d, u in units.items()}
             present = {d for d in expected if units[d].get("status") == "success"}
         missing = [d for d in expected if d not in present]
-        bootstrap = [d for d in game_dates if d not in expected]
+        bootstrap = [d for d in game_dates if d not in expected and d not in warmup]
         row = {
             "table": p.table, "processor": name, "phase": p.phase,
             "expected": len(expected), "present": len(present),
@@ -137,6 +140,8 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
             "missing": [d.isoformat() for d in missing],
             "missing_reasons": {d.isoformat(): explain(units[d], (plan or {}).get((name, d))) for d in missing},
             "bootstrap_dates": [d.isoformat() for d in bootstrap],
+            "warmup_dates": [d.isoformat() for d in warmup],
+            "warmup_why": units[warmup[0]].get("detail") if warmup else None,
             "statuses": _count(u["status"] for u in units.values() if u.get("status")),
             # Why the missing dates are missing, counted by latest status ("not_run": no row).
             "missing_statuses": _count(units[d].get("status") or "not_run" for d in missing),
@@ -160,7 +165,7 @@ def explain(unit: dict, planned=None) -> str:
     if status == "stale":
         return f"stale (rows of an earlier run kept): {unit.get('detail') or ''}"
     if status == "upstream_missing" and unit.get("missing_inputs"):
-        return "upstream_missing: " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in unit["missing_inputs"].items())
+        return "upstream_missing: " + "; ".join(f"{k} on {dates_text(v)}" for k, v in unit["missing_inputs"].items())
     if status:
         return f"{status}: {unit.get('error') or unit.get('detail') or ''}".rstrip(": ")
     if planned is not None:
@@ -174,6 +179,3 @@ def _count(values) -> dict[str, int]:
         out[v] = out.get(v, 0) + 1
     return out
 
-
-def _dates_text(ds: list[str]) -> str:
-    return ", ".join(ds) if len(ds) <= 3 else f"{len(ds)} dates ({ds[0]}..{ds[-1]})"

@@ -17,14 +17,14 @@ from nbapipe.validation.monitor import snapshot
 # One colour per status (colour-blind-safe-ish: status order goes good -> bad).
 COLOURS = {
     "success": (46, 125, 50), "partial": (249, 168, 37), "degraded": (239, 108, 0),
-    "bootstrap_skip": (79, 195, 247), "no_games": (224, 224, 224), "upstream_missing": (171, 71, 188),
-    "stale": (94, 53, 177), "failed": (211, 47, 47),
+    "bootstrap_skip": (79, 195, 247), "no_games": (224, 224, 224), "warmup": (128, 203, 196),
+    "upstream_missing": (171, 71, 188), "stale": (94, 53, 177), "failed": (211, 47, 47),
     "not_run": (97, 97, 97),
 }
 LABELS = {"success": "complete", "partial": "partial (some entities missing)",
           "degraded": "degraded (lookback gaps)", "bootstrap_skip": "bootstrap skip",
-          "no_games": "no games", "upstream_missing": "gap: input missing",
-          "stale": "stale (earlier rows kept)", "failed": "failed",
+          "no_games": "no games", "warmup": "model warm-up (too little history yet)",
+          "upstream_missing": "gap: input missing", "stale": "stale (earlier rows kept)", "failed": "failed",
           "not_run": "not run yet"}
 LABEL_W, ROW_H, TOP, PLOT_W = 300, 20, 44, 1100
 
@@ -91,7 +91,7 @@ def _x_axis(draw, days: list[dt.date], cw: int, y: int, font) -> None:
         elif d.day == 1 or j == 0:
             draw.line([x, y, x, y + 5], fill="black")
             if d.month in (1, 4, 7, 10) or j == 0:
-                draw.text((x + 2, y + 4), d.strftime("%b %y"), fill="black", font=font)
+                draw.text((x + 2, y + 4), d.strftime("%b %Y"), fill="black", font=font)   # "Oct 21" reads as a day
 
 
 def _font(size: int):
@@ -123,6 +123,13 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2
 img{max-width:100%;border:1px solid #ddd}.fail{color:#b71c1c}"""
 
 
+def _number(v) -> str:
+    """Counts with thousands separators (33,804), percentages with one decimal."""
+    if v is None:
+        return ""
+    return f"{v:,}" if isinstance(v, int) else f"{v:,.1f}"
+
+
 def _html(snap: dict, png: Path, gaps: list[dict]) -> str:
     e = html.escape
     data = base64.b64encode(png.read_bytes()).decode()
@@ -132,7 +139,7 @@ def _html(snap: dict, png: Path, gaps: list[dict]) -> str:
     def table(rows: list[dict], first: str) -> str:
         head = f"<tr><th class=l>{first}</th>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
         body = "".join(f"<tr><td class=l>{e(str(r.get('table') or r['phase']))}</td>"
-                       + "".join(f"<td>{'' if r[c] is None else r[c]}</td>" for c in cols) + "</tr>" for r in rows)
+                       + "".join(f"<td>{_number(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
         return f"<table>{head}{body}</table>"
 
     fails = "".join(f"<tr><td class=l>{e(f['date'])}</td><td class=l>{e(f['processor'])}</td>"
@@ -143,8 +150,8 @@ def _html(snap: dict, png: Path, gaps: list[dict]) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>nbapipe coverage {snap['start_date']}..{snap['end_date']}</title>
 <style>{CSS}</style></head><body>
 <h1>Coverage {snap['start_date']} .. {snap['end_date']}</h1>
-<p>{snap['days']} days: {snap['game_dates']} game dates, {snap['no_game_dates']} without games (never expected),
-{snap['bootstrap_dates']} bootstrap dates (skipped on purpose by the processors that skip them). Generated {e(snap['generated_at'])} from the run ledger.</p>
+<p>{snap['days']:,} days: {snap['game_dates']:,} game dates, {snap['no_game_dates']:,} without games (never expected),
+{snap['bootstrap_dates']:,} bootstrap dates (skipped on purpose by the processors that skip them). Generated {e(snap['generated_at'])} from the run ledger.</p>
 <img alt="coverage heatmap: dates by table, coloured by status" src="data:image/png;base64,{data}">
 <h2>Per phase</h2>{table(snap['phases'], 'phase')}
 <h2>Per table</h2>{table(snap['tables'], 'table')}

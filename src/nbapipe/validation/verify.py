@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from nbapipe import processors as registry
 from nbapipe.engines import Engine, engine_session
 from nbapipe.state import ledger
-from nbapipe.validation.coverage import processor_coverage, window
+from nbapipe.validation.coverage import dates_with_rows, processor_coverage, window
 from nbapipe.validation.preflight import load_calendar
 from nbapipe.workspace import Workspace
 
@@ -49,7 +49,8 @@ class Spot:
 # Latest ledger outcomes that are problems of their own (partial and degraded wrote rows).
 LEDGER_PROBLEMS = ("failed", "stale", "partial", "degraded")
 
-# The phases a backfill of the guide fills (Phase 5 needs trained models: `--phase 5` checks it).
+# The phases the guide's backfill jobs fill (`checks` looks at their state); `verify` checks
+# every phase that has processors unless told otherwise.
 GUIDE_PHASES = (3, 4)
 
 PGS, TOGS, TDGS = "nba_analytics.player_game_summary", "nba_analytics.team_offense_game_summary", "nba_analytics.team_defense_game_summary"
@@ -115,12 +116,14 @@ def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None
     """Every problem of [start, end] (raises WarehouseBusy while a writer has the file). The
     tables are read on `engine` (--engine, else the home's setting): the one that wrote them."""
     cal = load_calendar(ws)
-    phases = phases or [p for p in registry.phases() if p in GUIDE_PHASES]
+    phases = phases or registry.phases()
     procs = [p for p in registry.all_processors().values() if p.phase in phases]
     latest = ledger.latest(ws.state, start=start, end=end, processors=[p.name for p in procs])
     # Only processor outputs are read: Spark needs no fresh copy of the raw tables.
     with ws.reader() as duck, engine_session(ws, duck, engine, mirror=False) as wh:
         coverage = processor_coverage(ws.state, cal, start, end, phases=phases, wh=wh)
+        if wh.name != "duckdb":
+            _other_engine_reasons(coverage, duck, start, end)
         problems = _coverage_problems(coverage, latest) + _ledger_problems(latest, procs)
         for p in procs:
             if wh.table_exists(p.table):
@@ -153,6 +156,23 @@ def _coverage_problems(coverage: list[dict], latest: list[dict]) -> list[Problem
             out.append(Problem("row_mismatch", t["table"], [d],
                                f"{n['table']} rows in the table, {n['ledger']} recorded by the ledger: changed since the run"))
     return out
+
+
+def _other_engine_reasons(coverage: list[dict], duck, start: dt.date, end: dt.date) -> None:
+    """A date the ledger recorded as done but that has no rows on the engine read here was, when
+    the DuckDB warehouse has its rows, built on the other engine (the ledger is shared, the
+    tables are not): say so instead of "deleted since?"."""
+    for t in coverage:
+        done = [d for d in t["missing"] if "ledger recorded success" in t["missing_reasons"][d]]
+        if not done:
+            continue
+        p = registry.get(t["processor"])
+        there = {d.isoformat() for d in dates_with_rows(duck, t["table"], start, end, p.slice_column)}
+        for d in done:
+            if d in there:
+                t["missing_reasons"][d] = ("built on the other engine: the DuckDB warehouse has these rows and the "
+                                           "Spark tables do not (verify with --engine duckdb, or backfill with "
+                                           "--engine spark --no-resume)")
 
 
 def _ledger_problems(latest: list[dict], procs) -> list[Problem]:

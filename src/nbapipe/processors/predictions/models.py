@@ -96,6 +96,47 @@ def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
     return wh.con.sql(sql, params=[cutoff, cutoff, FEATURE_VERSION, config.MODEL_MAX_TRAINING_ROWS]).to_arrow_table()
 
 
+def without_model(wh: Warehouse, cutoffs: list[dt.date]) -> dict[dt.date, dict]:
+    """Why each cutoff has no model, in two set-based reads: the labelled rows per month and the
+    expected feature-store dates (game dates outside the bootstrap window) that have no rows.
+    `warmup` when every earlier expected date has its feature rows (the history is just short:
+    the model's bootstrap), else the earlier dates the feature store lacks (a gap)."""
+    if not cutoffs:
+        return {}
+    per_month = wh.con.sql(f"""
+        SELECT date_trunc('month', f.game_date) AS m, count(*) FROM nba_predictions.ml_feature_store f
+        JOIN nba_analytics.player_game_summary s ON s.game_date = f.game_date AND s.player_lookup = f.player_lookup
+        WHERE f.feature_version = ? AND s.points IS NOT NULL AND NOT s.is_dnp GROUP BY 1 ORDER BY 1""",
+        params=[FEATURE_VERSION]).fetchall()
+    lacking = [r[0] for r in wh.con.sql("""
+        SELECT g.game_date FROM nba_reference.game_dates g
+        WHERE g.game_date < ? AND NOT g.is_bootstrap
+          AND g.game_date NOT IN (SELECT DISTINCT game_date FROM nba_predictions.ml_feature_store)
+        ORDER BY 1""", params=[max(cutoffs)]).fetchall()]
+    first, total = None, 0
+    for m, n in per_month:
+        total += n
+        if total >= config.MODEL_MIN_TRAINING_ROWS:
+            first = (_as_date(m) + dt.timedelta(days=32)).replace(day=1)
+            break
+    out = {}
+    for c in cutoffs:
+        rows = sum(n for m, n in per_month if _as_date(m) < c)
+        gaps = [d for d in lacking if d < c]
+        why = f"{rows:,} labelled feature rows before {c}, a model needs {config.MODEL_MIN_TRAINING_ROWS:,}"
+        if gaps:
+            out[c] = {"status": "upstream_missing", "gaps": [d.isoformat() for d in gaps], "why": why}
+        else:
+            later = (f"the first trainable month is {first:%Y-%m}" if first else
+                     f"no month is trainable yet ({total:,} labelled rows so far)")
+            out[c] = {"status": "warmup", "gaps": [], "why": f"model warm-up: {why}; {later}"}
+    return out
+
+
+def _as_date(v) -> dt.date:
+    return v.date() if isinstance(v, dt.datetime) else v
+
+
 def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> Model | None:
     """The model for `cutoff`: the stored file when one was made from exactly these rows and
     settings, else a newly trained one (saved). None when there are too few labelled rows."""

@@ -7,7 +7,10 @@ Two systems, one table (system_id tells them apart):
 A prediction for D reads only D's feature-store row, the model for D and the line in that row.
 The model for D was trained on rows strictly before the first day of D's month. A date whose
 month has no trainable model gets no rows from any system and is `upstream_missing: model`, so
-every predicted date carries both systems and they are compared on the same players.
+every predicted date carries both systems and they are compared on the same players. That is
+`warmup` (expected, not missing) while the feature store holds every earlier date and they are
+just too few to train on (a league's first weeks), `upstream_missing` when earlier dates lack
+feature rows.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 
 from nbapipe import config
-from nbapipe.processors.base import Input, processor
+from nbapipe.calendar import dates_text
+from nbapipe.processors.base import Input, NotComputed, processor
 from nbapipe.processors.predictions import models
 from nbapipe.warehouse import Warehouse
 
@@ -27,10 +31,12 @@ SYSTEMS = ("moving_average_baseline", models.SYSTEM_ID)
 
 def compute(wh: Warehouse, dates: list[dt.date], out_table: str, run_id: str) -> dict:
     """Create temp table `out_table` with the predictions of `dates`; return the dates that have
-    no model as {date: {"model": [date]}} (the runner records them upstream_missing)."""
+    no model as {date: NotComputed} (warmup, or upstream_missing naming `model` and the earlier
+    feature-store dates lacking)."""
     model_dir = wh.path.parent / "models" if wh.path else None   # in-memory warehouse: not kept
     by_cutoff = _models_for(wh, dates, model_dir)
-    missing = {d: {"model": [d.isoformat()]} for d in dates if by_cutoff.get(models.cutoff_of(d)) is None}
+    why = models.without_model(wh, [c for c, m in by_cutoff.items() if m is None])
+    missing = {d: _not_computed(d, why[models.cutoff_of(d)]) for d in dates if models.cutoff_of(d) in why}
     boosted = _predict_boosted(wh, by_cutoff)
     wh.con.register("_boosted_predictions", boosted)
     try:
@@ -47,6 +53,14 @@ def compute(wh: Warehouse, dates: list[dt.date], out_table: str, run_id: str) ->
     wh.execute(f"CREATE OR REPLACE TEMP TABLE {out_table} AS {_sql('player_prop_predictions')}",
                [config.PREDICTION_MIN_EDGE, config.PREDICTION_MIN_CONFIDENCE, run_id])
     return missing
+
+
+def _not_computed(d: dt.date, why: dict) -> NotComputed:
+    if why["status"] == "warmup":
+        return NotComputed("warmup", why["why"])
+    return NotComputed("upstream_missing", f"missing model on {d}: {why['why']}; the feature store lacks "
+                                           f"{dates_text(why['gaps'])} before it",
+                       {"model": [d.isoformat()], "ml_feature_store": why["gaps"]})
 
 
 def _models_for(wh: Warehouse, dates: list[dt.date], model_dir) -> dict[dt.date, models.Model | None]:

@@ -50,11 +50,13 @@ function initSeasons(summary) {
   state.seasons = summary.calendar;
   for (const l of summary.legend) { state.legend[l.status] = l.colour; state.labels[l.status] = l.label; }
   const wanted = decodeURIComponent(location.hash.slice(1));
-  // Default: the first season a run in progress covers, else the latest season.
+  // Default: the first season a run in progress covers, else the season the ledger recorded
+  // last (the newest season may be all "not run yet"), else the latest season.
   const run = summary.runs[summary.runs.length - 1];
   const byRun = run && state.seasons.find((s) => s.first_game_date <= run.end_date && run.start_date <= s.last_game_date);
+  const byActivity = state.seasons.find((s) => s.season === summary.latest_activity_season);
   const last = state.seasons[state.seasons.length - 1];
-  state.season = (state.seasons.find((s) => s.season === wanted) || byRun || last || {}).season || null;
+  state.season = (state.seasons.find((s) => s.season === wanted) || byRun || byActivity || last || {}).season || null;
   const sel = $("season");
   sel.replaceChildren(...state.seasons.map((s) => h("option", { value: s.season }, s.season)));
   sel.value = state.season;
