@@ -218,6 +218,8 @@ def _print_backfill_summary(report, verbose: bool) -> None:
     t = Table(title=f"backfill {report.run_id} ({report.seconds:.1f}s)")
     cols = ["success", "partial", "degraded", "already_done", "no_games", "bootstrap_skip", "warmup", "upstream_missing",
             "stale", "failed"]
+    # degraded and stale are rare: their columns show only when a unit has them.
+    cols = [c for c in cols if c not in ("degraded", "stale") or counts.get(c)]
     t.add_column("processor")
     for c in cols:
         t.add_column(SHORT.get(c, c), justify="right")
