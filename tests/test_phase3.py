@@ -143,7 +143,8 @@ def test_resume_does_no_work_and_no_resume_is_identical(phase3_home, tmp_path):
 
 def test_fallback_source_per_game_and_upstream_missing(phase3_home, tmp_path):
     """Remove the primary player source for a date: the fallback is used and recorded; remove
-    every player source: upstream_missing naming the input, and later dates' lookback gaps."""
+    every player source: the date is stale (its rows kept) naming the input, and later dates
+    are degraded by the gap in their lookback."""
     home = copy_home(phase3_home, tmp_path / "home")
     day = "2022-01-05"
     with open_warehouse(home / "warehouse.duckdb") as wh:
@@ -163,17 +164,20 @@ def test_fallback_source_per_game_and_upstream_missing(phase3_home, tmp_path):
     assert table_differences(home, phase3_home, "nba_analytics.player_game_summary",
                              f"game_date = '{day}' AND NOT is_dnp") > 0   # source/tier columns differ
     with open_warehouse(home / "warehouse.duckdb") as wh:
+        kept = wh.scalar(f"SELECT count(*) FROM nba_analytics.player_game_summary WHERE game_date = '{day}'")
         wh.execute(f"DELETE FROM nba_raw.nbac_player_boxscores WHERE game_date = '{day}'")
     r = backfill(home, day, "2022-01-07", skip_downstream_trigger=True)
     by = {(x.processor, x.game_date.isoformat()): x for x in r.results}
     gap = by[("player_game_summary", day)]
-    assert gap.status == "upstream_missing"
+    # It cannot run: the rows of the fallback run are kept, and the ledger says they are stale.
+    assert gap.status == "stale" and gap.detail.startswith(f"kept {kept} rows of run ")
     assert list(gap.missing_inputs) == ["chain:player_boxscores"] and gap.missing_inputs["chain:player_boxscores"] == [day]
     assert "nbac_gamebook_player_stats" in gap.detail
+    # A later date whose lookback lacks it is computed from what exists, and flagged.
     later = by[("upcoming_player_game_context", "2022-01-07")]
-    assert later.status == "upstream_missing" and later.missing_inputs == {"player_game_summary": [day]}
+    assert later.status == "degraded" and later.missing_inputs == {"player_game_summary": [day]}
     with open_warehouse(home / "warehouse.duckdb", read_only=True) as wh:
-        assert wh.scalar(f"SELECT count(*) FROM nba_analytics.player_game_summary WHERE game_date = '{day}'") == 0
+        assert wh.scalar(f"SELECT count(*) FROM nba_analytics.player_game_summary WHERE game_date = '{day}'") == kept
     # The team tables still come from the team box score: not blocked by the player gap.
     plan = {(u.processor, u.game_date.isoformat()): u.action for u in r.plan}
     assert plan[("team_offense_game_summary", day)] == "already_done"

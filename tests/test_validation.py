@@ -99,14 +99,15 @@ def test_preflight_text_verbose_and_single_date(real_home):
     assert code == 0
     assert "2021-10-20 nba_analytics.player_game_summary: not run yet; will run" in text
     assert "phase 3: will process 2, already done 0, bootstrap skip 0, lack inputs 0, no games 0" in text
-    # Later in the week, the season-long lookback of the context processors is not there yet.
+    # Later in the week, the season-long lookback of the context processors is not there yet:
+    # they will run from what exists, degraded, naming the dates they do without.
     code, r = cli_json(real_home, "preflight", "--start-date", "2021-10-25", "--end-date", "2021-10-26")
     phase3 = {p["phase"]: p for p in r["plan"]}[3]
-    assert phase3["counts"]["upstream_missing"] == 2
+    assert (phase3["counts"]["degraded"], phase3["counts"]["upstream_missing"]) == (2, 0)
     assert phase3["missing_inputs"]["player_game_summary"] == [f"2021-10-{d}" for d in range(19, 25)]
     upc = {t["table"]: t for t in r["tables"]}["nba_analytics.upcoming_player_game_context"]
     assert upc["missing_reasons"]["2021-10-25"].startswith(
-        "not run yet; upstream_missing: missing player_game_summary on 6 dates (2021-10-19..2021-10-24)")
+        "not run yet; will run; degraded: its lookback lacks player_game_summary on 6 dates (2021-10-19..2021-10-24)")
     code, text = cli(real_home, "preflight", "--date", "2021-10-17", "--start-date", "2021-10-17")
     assert code == 2 and "not both" in text
 
@@ -133,10 +134,14 @@ def test_preflight_phase2_names_the_fallback_and_phase3_the_missing_input(phase3
     code, r = cli_json(home, "preflight", "--start-date", "2022-01-04", "--end-date", "2022-01-07", "--phase", "3")
     pgs = {t["table"]: t for t in r["tables"]}["nba_analytics.player_game_summary"]
     assert pgs["missing"] == [gone]
-    assert pgs["missing_reasons"][gone] == "upstream_missing: chain:player_boxscores on 2022-01-06"
+    # Its rows of the earlier run are kept, and are not fresh: missing, and said why.
+    assert pgs["missing_reasons"][gone].startswith("stale (rows of an earlier run kept): kept ")
+    assert pgs["missing_reasons"][gone].endswith("; missing player_boxscores (no rows in any of nba_raw.bdl_player_boxscores, "
+                                                 "nba_raw.nbac_gamebook_player_stats, nba_raw.nbac_player_boxscores) on 2022-01-06")
     phase3 = {p["phase"]: p for p in r["plan"]}[3]
-    # The next day lacks it too: the player context reads every earlier game date of the season.
-    assert phase3["dates"]["upstream_missing"] == [gone, "2022-01-07"]
+    # The next day's player context reads every earlier game date of the season: it runs
+    # without the gap (degraded), naming it.
+    assert phase3["dates"]["upstream_missing"] == [gone]
     assert phase3["missing_inputs"] == {"chain:player_boxscores": [gone], "player_game_summary": [gone]}
 
 

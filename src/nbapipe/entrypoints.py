@@ -56,12 +56,15 @@ def processor_backfill(name: str, argv: list[str] | None = None) -> int:
     ap.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     ap.add_argument("--no-resume", action="store_true", help="recompute units already done")
     ap.add_argument("--workers", type=int, default=1, help="concurrent independent processors")
+    ap.add_argument("--strict-lookback", action="store_true",
+                    help="a lookback lacking dates makes the unit upstream_missing (default: computed, degraded)")
     if p.phase == 4:
         ap.add_argument("--include-bootstrap", action="store_true",
                         help="compute the bootstrap window from whatever history exists")
     args = ap.parse_args(argv)
     cmd = _home(args) + ["backfill", "--processors", name] + _dates(args)
-    for flag in ("skip_downstream_trigger", "dry_run", "no_resume", "verbose", "json", "include_bootstrap"):
+    for flag in ("skip_downstream_trigger", "dry_run", "no_resume", "verbose", "json", "include_bootstrap",
+                 "strict_lookback"):
         if getattr(args, flag, False):
             cmd.append(f"--{flag.replace('_', '-')}")
     cmd += ["--workers", str(args.workers)]

@@ -196,11 +196,13 @@ def lease_waiting(holder: dict) -> None:
     err.print(f"[yellow]waiting for the warehouse:[/] held by {describe(holder)}")
 
 
-STATUS_STYLE = {"success": "green", "partial": "yellow", "no_games": "dim", "bootstrap_skip": "cyan", "warmup": "cyan",
-                "upstream_missing": "magenta", "failed": "bold red", "run": "blue", "already_done": "green",
+STATUS_STYLE = {"success": "green", "partial": "yellow", "degraded": "dark_orange", "no_games": "dim",
+                "bootstrap_skip": "cyan", "warmup": "cyan", "upstream_missing": "magenta", "stale": "bold magenta",
+                "failed": "bold red", "run": "blue", "already_done": "green",
                 "waiting": "yellow", "running": "blue"}
-SHORT = {"success": "ok", "partial": "partial", "no_games": "no games", "bootstrap_skip": "bootstrap", "warmup": "warm-up",
-         "upstream_missing": "missing", "failed": "FAILED", "run": "will run", "already_done": "done"}
+SHORT = {"success": "ok", "partial": "partial", "degraded": "degraded", "no_games": "no games",
+         "bootstrap_skip": "bootstrap", "warmup": "warm-up", "upstream_missing": "missing", "stale": "STALE",
+         "failed": "FAILED", "run": "will run", "already_done": "done"}
 
 
 def dates_option(start_date: Optional[str], end_date: Optional[str], dates: Optional[str]):

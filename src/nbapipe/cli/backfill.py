@@ -24,6 +24,7 @@ def backfill(ctx: typer.Context,
              dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (date x processor, with why) and write nothing."),
              no_resume: bool = typer.Option(False, "--no-resume", help="Recompute units already done with unchanged inputs."),
              include_bootstrap: bool = typer.Option(False, "--include-bootstrap", help="Phase 4: compute the bootstrap window from whatever history exists."),
+             strict_lookback: bool = typer.Option(False, "--strict-lookback", help="A unit whose lookback lacks dates of a required input is upstream_missing, not computed from what exists (degraded)."),
              workers: int = typer.Option(1, "--workers", min=1, max=16, help="Independent processors run concurrently up to N."),
              engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
              verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unit with its reason."),
@@ -53,7 +54,7 @@ def backfill(ctx: typer.Context,
             phases = sorted({reg.get(n).phase for n in names})
         req = Request(dates=ds, phases=phases, processors=names, resume=not no_resume, dry_run=dry_run,
                       include_bootstrap=include_bootstrap, skip_downstream_trigger=skip_downstream_trigger,
-                      workers=workers, command="backfill", engine=engine)
+                      workers=workers, command="backfill", engine=engine, strict_lookback=strict_lookback)
         synthetic_banner(ws)
         report = _run_with_progress(ws, req, quiet=as_json)
     except (BackfillError, EngineError, WarehouseElsewhere) as e:
@@ -79,8 +80,8 @@ def finish(report, dry_run: bool, verbose: bool, as_json: bool, ws=None) -> None
 def nothing_done(report) -> bool:
     """No unit wrote or kept rows, and some lacked inputs (skips by design alone are fine)."""
     counts = report.counts()
-    done = sum(counts.get(k, 0) for k in ("success", "partial", "already_done"))
-    return done == 0 and counts.get("upstream_missing", 0) > 0
+    done = sum(counts.get(k, 0) for k in ("success", "partial", "degraded", "already_done"))
+    return done == 0 and counts.get("upstream_missing", 0) + counts.get("stale", 0) > 0
 
 
 def why_nothing_done(report, ws) -> str:
@@ -217,7 +218,10 @@ def _print_backfill_summary(report, verbose: bool) -> None:
             rows.setdefault(u.processor, {}).setdefault("already_done", 0)
             rows[u.processor]["already_done"] += 1
     t = Table(title=f"backfill {report.run_id} ({report.seconds:.1f}s)")
-    cols = ["success", "partial", "already_done", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed"]
+    cols = ["success", "partial", "degraded", "already_done", "no_games", "bootstrap_skip", "warmup", "upstream_missing",
+            "stale", "failed"]
+    # degraded and stale are rare: their columns show only when a unit has them.
+    cols = [c for c in cols if c not in ("degraded", "stale") or counts.get(c)]
     t.add_column("processor")
     for c in cols:
         t.add_column(SHORT.get(c, c), justify="right")
@@ -227,7 +231,8 @@ def _print_backfill_summary(report, verbose: bool) -> None:
         n_rows = sum(r.rows for r in report.results if r.processor == name)
         t.add_row(name, *[str(c.get(k, "")) for k in cols], f"{n_rows:,}")
     out.print(t)
-    gaps = [r for r in report.results if r.status in ("upstream_missing", "partial")]
+    from nbapipe.state.ledger import GAPS
+    gaps = [r for r in report.results if r.status in GAPS]
     if gaps:
         out.print(f"[magenta]gaps ({len(gaps)} units):[/]")
         for r in gaps[: None if verbose else 10]:

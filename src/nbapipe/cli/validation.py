@@ -130,7 +130,7 @@ def preflight(ctx: typer.Context,
 
 def _print_plan(plan: list[dict]) -> None:
     t = Table(title="what `nbapipe backfill` will do over this range (dates per phase)")
-    cols = ("run", "already_done", "bootstrap_skip", "upstream_missing", "no_games")
+    cols = ("run", "degraded", "already_done", "bootstrap_skip", "upstream_missing", "no_games")
     t.add_column("phase", justify="right")
     t.add_column("processors", justify="right")
     for c in cols:
@@ -145,7 +145,9 @@ def _print_plan(plan: list[dict]) -> None:
     out.print(t)
     for p in plan:
         if p["built"]:
-            out.print(f"phase {p['phase']}: will process {p['counts']['run']}, already done {p['counts']['already_done']}, "
+            c = p["counts"]
+            degraded = f" ({c['degraded']} degraded: their lookback lacks dates)" if c["degraded"] else ""
+            out.print(f"phase {p['phase']}: will process {c['run'] + c['degraded']}{degraded}, already done {p['counts']['already_done']}, "
                       f"bootstrap skip {p['counts']['bootstrap_skip']}, lack inputs {p['counts']['upstream_missing']}, "
                       f"no games {p['counts']['no_games']}")
 
@@ -318,13 +320,16 @@ def _print_monitor(s: dict, season: Optional[str], detailed: bool, failures_only
 def _progress_table(title: str, rows: list[dict], key: str) -> Table:
     t = Table(title=f"per {title} (units = processor x date)")
     t.add_column(title)
-    for c in ("done / expected", "", "%", "partial", "gap", "failed", "not run", "bootstrap", "warm-up"):
+    # degraded and stale are rare: their columns show only when some row has them.
+    kinds = [k for k in ("partial", "degraded", "upstream_missing", "stale", "failed")
+             if k not in ("degraded", "stale") or any(r[k] for r in rows)]
+    heads = {"upstream_missing": "gap"}
+    for c in ("done / expected", "", "%", *[heads.get(k, k) for k in kinds], "not run", "bootstrap", "warm-up"):
         t.add_column(c, justify="left" if c == "" else "right")
     for r in rows:
         pct = "" if r["pct"] is None else f"{r['pct']:.1f}"
         t.add_row(str(r[key]), f"{r['done']}/{r['expected']}", _bar(r["done"], r["expected"]), pct,
-                  *[f"[{STATUS_STYLE[s]}]{r[k]}[/]" if r[k] else "" for k, s in
-                    (("partial", "partial"), ("upstream_missing", "upstream_missing"), ("failed", "failed"))],
+                  *[f"[{STATUS_STYLE[k]}]{r[k]}[/]" if r[k] else "" for k in kinds],
                   str(r["not_run"] or ""), f"[cyan]{r['bootstrap']}[/]" if r["bootstrap"] else "",
                   f"[cyan]{r['warmup']}[/]" if r.get("warmup") else "")
     return t
@@ -352,4 +357,5 @@ def report(ctx: typer.Context,
     out.print(f"heatmap: {r['png']}")
     for p in r["summary"]["phases"]:
         out.print(f"phase {p['phase']}: {p['done']}/{p['expected']} units complete, {p['bootstrap']} bootstrap skips, "
-                  f"{p['upstream_missing'] + p['partial']} gaps, {p['failed']} failed")
+                  f"{p['upstream_missing'] + p['partial'] + p['degraded'] + p['stale']} gaps"
+                  f"{f' ({s} stale)' if (s := p['stale']) else ''}, {p['failed']} failed")

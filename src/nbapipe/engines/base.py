@@ -79,11 +79,9 @@ class Engine(ABC):
     @abstractmethod
     def write_slices(self, p: Processor, out: str, dates: list[dt.date]) -> None:
         """Replace exactly the `dates` slices of p.table by the rows of `out`, all or nothing
-        per engine's means (one transaction in DuckDB, dynamic partition overwrite in Spark)."""
-
-    @abstractmethod
-    def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
-        """Empty those slices (a unit whose inputs went missing keeps no stale rows)."""
+        per engine's means (one transaction in DuckDB, dynamic partition overwrite in Spark).
+        `dates` are run_dates (set_run); the runner narrows both to the dates that passed
+        their checks, since only a successful computation replaces a slice."""
 
     def close(self) -> None:
         pass

@@ -53,7 +53,3 @@ class DuckDBEngine(Warehouse, Engine):
         for name, dtype in self.tuples(f"SELECT column_name, column_type FROM (DESCRIBE {out})"):
             if name not in have:
                 self.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {dtype}')
-
-    def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
-        if dates and self.table_exists(table):
-            self.execute(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(dates))})", dates)

@@ -216,11 +216,6 @@ class SparkEngine(Engine):
         return df.select([(F.col(f"`{f.name}`") if f.name in have else F.lit(None)).cast(f.dataType).alias(f.name)
                           for f in self.spark.table(self._view(table)).schema])
 
-    def delete_slices(self, table: str, column: str, dates: list[dt.date]) -> None:
-        with self._writing(table) as folder:
-            self._remove(folder, column, dates)
-            _bump(folder)
-
     @contextmanager
     def _writing(self, table: str) -> Iterator[Path]:
         """One writer per table folder (Spark's output committer stages under it): a lock among

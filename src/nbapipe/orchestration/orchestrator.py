@@ -6,10 +6,11 @@ the upstream phase is done for that date.
 
 Done or not, per completion status (the latest completion of each processor counts; later
 completions of the same processor replace earlier ones by their timestamp):
-  success, partial, no_games, bootstrap_skip   done. `partial` wrote rows but lacks some
-      entities: a gap reported by status/verify, not a failure, so it does not hold back the
-      next phase (which writes what it can and reports its own gaps).
-  failed, upstream_missing (and anything else)  blocks that date, and only that date.
+  success, partial, degraded, no_games, bootstrap_skip   done. `partial` and `degraded` wrote
+      rows but lack some entities or lookback dates: gaps reported by status/verify, not
+      failures, so they do not hold back the next phase (which writes what it can and
+      reports its own gaps).
+  failed, upstream_missing, stale (and anything else)  blocks that date, and only that date.
 A date whose every completion is no_games triggers nothing (the next phase has nothing to do).
 
 Exactly once per (phase, date, upstream generation). The generation is a hash of the run
@@ -42,7 +43,7 @@ from nbapipe.orchestration.events import (COMPLETION_TOPICS, TRIGGER_TOPICS, Env
 from nbapipe.state.ledger import now_iso, run_dead
 from nbapipe.state.store import StateStore
 
-DONE = ("success", "partial", "no_games", "bootstrap_skip")
+DONE = ("success", "partial", "degraded", "no_games", "bootstrap_skip")
 
 # Date states, as `orchestrator status` shows them (READY is transient: all done, undecided).
 WAITING, BLOCKED, READY, SETTLING, TRIGGERED, NO_GAMES, COMPLETE = (

@@ -3,12 +3,20 @@ then execute each processor once over all of its dates (set-based) on an engine 
 Spark: engines/), replace exactly those date slices, and record one ledger row per unit.
 
 Planning decides, per unit, one of:
-  run               inputs present and (resume) not already done with the same inputs
-  already_done      latest ledger row is success with the same input fingerprint
+  run               inputs present on the date and (resume) not already done with the same
+                    inputs; a lookback lacking some dates still runs, from what exists, and
+                    is recorded `degraded` naming them (`--strict-lookback`: upstream_missing)
+  already_done      latest ledger row is success (or degraded) with the same input fingerprint
   no_games          no game scheduled that date
   bootstrap_skip    Phase 4 inside the season's bootstrap window
-  upstream_missing  a required input lacks rows on the date or inside its lookback (named)
-Execution turns `run` units into success / partial / failed.
+  upstream_missing  a required input lacks rows on the date (or, strict, inside its lookback)
+Execution turns `run` units into success / partial / degraded / failed.
+
+Containment (DESIGN section 3): a processor's dates are computed by one statement, then checked
+per date; only the dates that fail (duplicate keys, no rows) are left out of the write, and an
+error raised by the statement itself is bisected over the dates down to those that raise it.
+Only a successful computation replaces a slice: a unit that failed or could not run keeps the
+rows it had, and the ledger says so (`stale`, or `failed` with "kept N rows of run X").
 """
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ from typing import Callable
 from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar, dates_text as _dates_text
-from nbapipe.engines import Engine, as_engine
+from nbapipe.engines import Engine, EngineError, as_engine
 from nbapipe.processors.base import Input, NotComputed, Processor
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 from nbapipe.state import ledger
@@ -32,6 +40,9 @@ from nbapipe.warehouse import Warehouse
 
 RUN, DONE, NO_GAMES, BOOTSTRAP, UPSTREAM = "run", "already_done", "no_games", "bootstrap_skip", "upstream_missing"
 WARMUP = "warmup"
+DEGRADED, STALE, FAILED = "degraded", "stale", "failed"
+# Keys named in a duplicate-key failure, per date.
+MAX_KEYS_SHOWN = 10
 
 
 @dataclass
@@ -46,6 +57,7 @@ class Request:
     workers: int = 1
     command: str = "backfill"
     engine: str | None = None      # duckdb | spark; None: the home's setting (env NBAPIPE_ENGINE)
+    strict_lookback: bool = False  # a lookback lacking dates makes the unit upstream_missing
 
 
 @dataclass
@@ -55,8 +67,14 @@ class PlannedUnit:
     game_date: dt.date
     action: str
     reason: str = ""
+    # upstream_missing: what the unit lacks; run: the lookback dates it will do without
     missing_inputs: dict | None = None
     fingerprint: str | None = None
+
+    @property
+    def degraded(self) -> bool:
+        """Will run although its lookback lacks the dates in missing_inputs."""
+        return self.action == RUN and bool(self.missing_inputs)
 
     def as_dict(self) -> dict:
         return {"processor": self.processor, "phase": self.phase, "date": self.game_date.isoformat(),
@@ -158,14 +176,15 @@ class Runner:
                 if req.dry_run:
                     for n in level:
                         for u in plans[n]:
-                            self.outcome[(n, u.game_date)] = "success" if u.action in (RUN, DONE) else u.action
+                            self.outcome[(n, u.game_date)] = (DEGRADED if u.degraded else "success") if u.action == RUN \
+                                else self.prior[(n, u.game_date)] if u.action == DONE else u.action
                     continue
                 skipped = [self._skip_result(u) for n in level for u in plans[n] if u.action not in (RUN, DONE)]
                 self._record(report, skipped)
                 for n in level:
                     for u in plans[n]:
                         if u.action == DONE:
-                            self.outcome[(n, u.game_date)] = "success"
+                            self.outcome[(n, u.game_date)] = self.prior[(n, u.game_date)]
                 results = self._execute_level(level, todo, req.workers)
                 self._record(report, results)
                 ledger.progress_run(self.st, self.run_id, len(report.results))
@@ -215,15 +234,20 @@ class Runner:
             elif d in warm:
                 u.action, u.reason = WARMUP, f"model warm-up: its input {warm[d]} has no model yet on this date"
             else:
-                missing = self._missing_inputs(p, d, present)
-                if missing:
+                on_date, in_lookback = self._missing_inputs(p, d, present)
+                if on_date or (in_lookback and req.strict_lookback):
+                    missing = _merge(on_date, in_lookback)
                     u.action, u.missing_inputs = UPSTREAM, missing
-                    u.reason = "missing " + "; ".join(f"{_input_text(k)} on {_dates_text(v)}" for k, v in missing.items())
-                elif resume and self.prior.get(key) == "success" and self.prior_fp.get(key) == u.fingerprint:
+                    u.reason = "missing " + _missing_text(missing)
+                elif resume and self.prior.get(key) in ledger.DONE and self.prior_fp.get(key) == u.fingerprint:
                     u.action, u.reason = DONE, "already done with the same inputs"
                 else:
                     u.reason = "will run" if key not in self.prior else \
-                        f"will run (was {self.prior[key]}{', inputs changed' if self.prior[key] == 'success' else ''})"
+                        f"will run (was {self.prior[key]}{', inputs changed' if self.prior[key] in ledger.DONE else ''})"
+                    if in_lookback:
+                        # Computed from what exists; the fingerprint changes when a gap is filled.
+                        u.missing_inputs = in_lookback
+                        u.reason += f"; degraded: its lookback lacks {_missing_text(in_lookback)}"
             units.append(u)
         return units
 
@@ -254,7 +278,7 @@ class Runner:
     def _present_dates(self, i: Input, lo: dt.date, hi: dt.date) -> set[dt.date]:
         if i.kind == "processor":
             done = {d for d, r in self._upstream_ledger(i.name, lo, hi).items()
-                    if r["status"] in ("success", "partial")}
+                    if r["status"] in ledger.WRITTEN}
             up = registry.get(i.name)
             return self.wh.confirm_slices(up.table, up.slice_column, done)
         tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
@@ -274,20 +298,22 @@ class Runner:
                         out.setdefault(d, i.name)
         return out
 
-    def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> dict:
-        missing: dict[str, list[str]] = {}
+    def _missing_inputs(self, p: Processor, d: dt.date, present: dict[str, set]) -> tuple[dict, dict]:
+        """The required inputs lacking rows on the date, and those lacking dates of the
+        lookback: input -> ISO dates."""
+        on_date: dict[str, list[str]] = {}
+        in_lookback: dict[str, list[str]] = {}
         for i in p.inputs:
             if not i.required:
                 continue
             have = present[i.name]
-            need = []
             if i.when in ("date", "both") and d not in have:
-                need.append(d)
+                on_date[i.name] = [d.isoformat()]
             if i.when in ("lookback", "both"):
-                need += [g for g in self._window(p, d) if g not in have]
-            if need:
-                missing[i.name] = [x.isoformat() for x in sorted(need)]
-        return missing
+                gaps = [g.isoformat() for g in self._window(p, d) if g not in have]
+                if gaps:
+                    in_lookback[i.name] = gaps
+        return on_date, in_lookback
 
     def _fingerprints(self, p: Processor, dates: list[dt.date]) -> dict[dt.date, str]:
         """Per date: a hash of the processor's SQL and its inputs' signatures (raw tables: row
@@ -332,7 +358,7 @@ class Runner:
     def _signatures(self, i: Input, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
         if i.kind == "processor":
             return {d: str(r["run_id"]) for d, r in self._upstream_ledger(i.name, lo, hi).items()
-                    if r["status"] in ("success", "partial")}
+                    if r["status"] in ledger.WRITTEN}
         tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
         out: dict[dt.date, str] = {}
         for t in tables:
@@ -363,72 +389,121 @@ class Runner:
             cur.close()
 
     def execute(self, wh: Engine, p: Processor, units: list[PlannedUnit]) -> list[UnitResult]:
-        """One SQL statement for all of the processor's dates, then one write that replaces
-        exactly those slices (one transaction in DuckDB)."""
-        dates = [u.game_date for u in units]
-        started = ledger.now_iso()
+        """One SQL statement for all of the processor's dates, checks per date, then one write
+        that replaces the slices of the dates that passed (one transaction in DuckDB). Only an
+        error of the statement itself costs more statements: it is bisected over the dates."""
         t0 = time.perf_counter()
         self.on_event("processor_start", {"processor": p.name, "units": len(units)})
-        out = f"_out_{p.name}"
-        try:
-            cancel.check()                         # nor a new processor
-            self._prepare(wh, p, dates)
-            missing: dict = {}
-            if p.compute:
-                # A compute processor names the dates it could not compute and the input
-                # they lack (e.g. Phase 5 without a trainable model: {date: {"model": [...]}}).
-                missing = p.compute(wh, dates, out, self.run_id) or {}
-            else:
-                wh.materialize(out, f"SELECT * FROM ({p.sql}) q "
-                                    f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
-            dupes = wh.scalar(f"SELECT count(*) FROM (SELECT {', '.join(p.key)} FROM {out} "
-                              f"GROUP BY {', '.join(p.key)} HAVING count(*) > 1)")
-            if dupes:
-                raise RuntimeError(f"{dupes} duplicate keys ({', '.join(p.key)}) in the output")
-            counts = dict(wh.tuples(f"SELECT {p.slice_column}, count(*) FROM {out} GROUP BY 1"))
-            expected = self._expected(wh, p, out)
-            sources = self._sources(wh, p, out)
-            wh.write_slices(p, out, dates)
-        except Exception as e:
-            cancel.check()      # interrupted, not failed: left as it was, so resume reruns it
-            secs = time.perf_counter() - t0
-            err = f"{e.__class__.__name__}: {e}"
-            tb = "".join(traceback.format_exception_only(type(e), e)).strip()
-            self.on_event("processor_failed", {"processor": p.name, "error": err})
-            return [UnitResult(p.name, p.phase, d, "failed", error=err, detail=tb[:2000],
-                               input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
-                               started_at=started, run_id=self.run_id) for u, d in zip(units, dates)]
+        results = self._attempt(wh, p, units, ledger.now_iso())
         secs = time.perf_counter() - t0
-        results = []
-        for u in units:
-            d = u.game_date
-            rows = counts.get(d, 0)
-            exp, covered, entity = expected.get(d, (None, None, None))
-            status, detail = "success", None
-            if rows == 0 and isinstance(missing.get(d), NotComputed):
-                m = missing[d]
-                results.append(UnitResult(p.name, p.phase, d, m.status, missing_inputs=m.missing_inputs, detail=m.detail,
-                                          input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
-                                          started_at=started, run_id=self.run_id))
-                continue
-            if rows == 0 and missing.get(d):
-                results.append(UnitResult(p.name, p.phase, d, UPSTREAM, missing_inputs=missing[d],
-                                          detail="missing " + "; ".join(f"{k} on {_dates_text(v)}" for k, v in missing[d].items()),
-                                          input_fingerprint=u.fingerprint, duration_s=round(secs / len(units), 4),
-                                          started_at=started, run_id=self.run_id))
-                continue
-            if rows == 0:
-                status, detail = "failed", "produced no rows although its required inputs have rows"
-            elif exp is not None and covered is not None and covered < exp:
-                status = "partial"
-                detail = f"{covered} of {exp} expected {entity} present; the rest lack a required input"
-            results.append(UnitResult(p.name, p.phase, d, status, rows=rows, expected=exp,
-                                      source_used=sources.get(d), input_fingerprint=u.fingerprint,
-                                      detail=detail, error=detail if status == "failed" else None,
-                                      duration_s=round(secs / len(units), 4),
-                                      started_at=started, run_id=self.run_id))
-        self.on_event("processor_done", {"processor": p.name, "units": len(units), "seconds": secs})
+        for r in results:
+            r.duration_s = round(secs / len(units), 4)
+        failed = [r for r in results if r.status == FAILED]
+        if len(failed) < len(results):
+            self.on_event("processor_done", {"processor": p.name, "units": len(results) - len(failed), "seconds": secs})
+        if failed:
+            self.on_event("processor_failed", {"processor": p.name, "units": len(failed), "error": failed[0].error,
+                                               "dates": [r.game_date.isoformat() for r in failed]})
         return results
+
+    def _attempt(self, wh: Engine, p: Processor, units: list[PlannedUnit], started: str) -> list[UnitResult]:
+        """Compute, check and write `units`; if that raises, rerun each half of the dates
+        (recursively), so an error is pinned to the dates that raise it and the rest are written."""
+        try:
+            return self._compute_and_write(wh, p, units, started)
+        except Exception as e:
+            # An interrupted statement is not a failure of its units: stop, leave them as they were.
+            cancel.check()
+            if len(units) == 1 or not _data_error(e):
+                return [self._failure(p, u, e, started) for u in units]
+            mid = len(units) // 2
+            self.on_event("processor_bisect", {"processor": p.name, "units": len(units),
+                                               "error": f"{e.__class__.__name__}: {_first_line(e)}"})
+            out = []
+            for half in (units[:mid], units[mid:]):
+                cancel.check()
+                out += self._attempt(wh, p, half, started)
+            return out
+
+    def _compute_and_write(self, wh: Engine, p: Processor, units: list[PlannedUnit], started: str) -> list[UnitResult]:
+        cancel.check()                             # a stop request starts no new statement
+        dates = [u.game_date for u in units]
+        out = f"_out_{p.name}"
+        self._prepare(wh, p, dates)
+        missing: dict = {}
+        if p.compute:
+            # A compute processor names the dates it could not compute and the input
+            # they lack (e.g. Phase 5 without a trainable model: {date: {"model": [...]}}).
+            missing = p.compute(wh, dates, out, self.run_id) or {}
+        else:
+            wh.materialize(out, f"SELECT * FROM ({p.sql}) q "
+                                f"WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+        dupes = self._duplicates(wh, p, out)
+        counts = dict(wh.tuples(f"SELECT {p.slice_column}, count(*) FROM {out} GROUP BY 1"))
+        expected = self._expected(wh, p, out)
+        sources = self._sources(wh, p, out)
+        results = [self._outcome(p, u, counts.get(u.game_date, 0), expected.get(u.game_date, (None, None, None)),
+                                 sources.get(u.game_date), dupes.get(u.game_date), missing.get(u.game_date), started)
+                   for u in units]
+        # Only a successful computation replaces a slice: the dates that failed or lack an
+        # input are left out of the write and keep the rows they had.
+        good = [r.game_date for r in results if r.status in ledger.WRITTEN]
+        if good and len(good) < len(dates):
+            wh.set_run(good, self._lookback_start(p, dates[0]), self.run_id)
+            wh.materialize(f"{out}_ok", f"SELECT * FROM {out} WHERE {p.slice_column} IN (SELECT game_date FROM run_dates)")
+            out = f"{out}_ok"
+        if good:
+            wh.write_slices(p, out, good)
+        return results
+
+    def _duplicates(self, wh: Engine, p: Processor, out: str) -> dict[dt.date, list[tuple]]:
+        """The keys written more than once, per slice date (one GROUP BY over the output; no
+        row comes back when there is none)."""
+        key = list(p.key) if p.slice_column in p.key else [p.slice_column, *p.key]
+        by_date: dict[dt.date, list[tuple]] = {}
+        for row in wh.tuples(f"SELECT {', '.join(key)} FROM {out} GROUP BY {', '.join(key)} "
+                             f"HAVING count(*) > 1 ORDER BY {', '.join(key)}"):
+            by_date.setdefault(row[key.index(p.slice_column)], []).append(row)
+        return by_date
+
+    def _outcome(self, p: Processor, u: PlannedUnit, rows: int, exp: tuple, source: str | None,
+                 dupes: list[tuple] | None, missing: dict | NotComputed | None, started: str) -> UnitResult:
+        """A computed unit's result from its date's checks."""
+        d = u.game_date
+        base = dict(input_fingerprint=u.fingerprint, started_at=started, run_id=self.run_id)
+        if dupes:
+            key = list(p.key) if p.slice_column in p.key else [p.slice_column, *p.key]
+            shown = ", ".join("(" + ", ".join(str(v) for v in k) + ")" for k in dupes[:MAX_KEYS_SHOWN])
+            more = f" and {len(dupes) - MAX_KEYS_SHOWN} more" if len(dupes) > MAX_KEYS_SHOWN else ""
+            err = (f"DuplicateKeys: {p.name} on {d}: {len(dupes)} duplicate key(s) ({', '.join(key)}) "
+                   f"in the output: {shown}{more}")
+            return UnitResult(p.name, p.phase, d, FAILED, error=err, detail=err, **base)
+        if rows == 0 and isinstance(missing, NotComputed):
+            return UnitResult(p.name, p.phase, d, missing.status, missing_inputs=missing.missing_inputs,
+                              detail=missing.detail, **base)
+        if rows == 0 and missing:
+            return UnitResult(p.name, p.phase, d, UPSTREAM, missing_inputs=missing,
+                              detail="missing " + _missing_text(missing), **base)
+        if rows == 0:
+            err = "produced no rows although its required inputs have rows"
+            return UnitResult(p.name, p.phase, d, FAILED, error=err, detail=err, **base)
+        expected, covered, entity = exp
+        status, details = "success", []
+        if expected is not None and covered is not None and covered < expected:
+            status = "partial"
+            details.append(f"{covered} of {expected} expected {entity} present; the rest lack a required input")
+        if u.degraded:
+            status = DEGRADED
+            details.append("computed without lookback dates: " + _missing_text(u.missing_inputs))
+        return UnitResult(p.name, p.phase, d, status, rows=rows, expected=expected, source_used=source,
+                          missing_inputs=u.missing_inputs if u.degraded else None,
+                          detail="; ".join(details) or None, **base)
+
+    def _failure(self, p: Processor, u: PlannedUnit, e: Exception, started: str) -> UnitResult:
+        err = f"{e.__class__.__name__}: {e}"
+        tb = "".join(traceback.format_exception_only(type(e), e)).strip()
+        return UnitResult(p.name, p.phase, u.game_date, FAILED, error=err, detail=tb[:2000],
+                          input_fingerprint=u.fingerprint, started_at=started, run_id=self.run_id)
 
     def _prepare(self, wh: Engine, p: Processor, dates: list[dt.date]) -> None:
         wh.check_supported(p)
@@ -464,26 +539,86 @@ class Runner:
                           run_id=self.run_id, started_at=ledger.now_iso(), duration_s=0.0)
 
     def _record(self, report: Report, results: list[UnitResult]) -> None:
+        self._note_kept_rows(results)
         # A skip already recorded with the same outcome is not written again (reruns stay quiet).
         fresh = [r for r in results if not (r.status in (NO_GAMES, BOOTSTRAP)
                                             and self.prior.get((r.processor, r.game_date)) == r.status)]
         ledger.record(self.st, self.run_id, fresh)
         for r in results:
             self.outcome[(r.processor, r.game_date)] = r.status
-            if r.status in ("success", "partial"):
+            if r.status in ledger.WRITTEN:
                 self._run_ids[(r.processor, r.game_date)] = self.run_id
             report.results.append(r)
             if self.unit_done and r in fresh:
                 self.unit_done(r)
-        # Upstream-missing slices hold no rows: stale rows of an earlier run must not survive.
-        gone = [r for r in results if r.status == UPSTREAM]
-        if gone:
-            by_proc: dict[str, list[dt.date]] = {}
-            for r in gone:
-                by_proc.setdefault(r.processor, []).append(r.game_date)
-            for name, ds in by_proc.items():
-                p = registry.get(name)
-                self.wh.delete_slices(p.table, p.slice_column, ds)
+
+    def _note_kept_rows(self, results: list[UnitResult]) -> None:
+        """A unit that failed or could not run wrote nothing: rows of an earlier run stay in
+        its slice. Say so: upstream_missing with rows becomes `stale`; failed stays failed (a
+        failure, exit 1) and its detail names the rows kept."""
+        todo: dict[str, list[UnitResult]] = {}
+        for r in results:
+            if r.status in (UPSTREAM, FAILED):
+                todo.setdefault(r.processor, []).append(r)
+        for name, rs in todo.items():
+            kept = self._kept_rows(registry.get(name), [r.game_date for r in rs])
+            for r in rs:
+                if r.game_date not in kept:
+                    continue
+                n, run = kept[r.game_date]
+                note = f"kept {n} rows of run {run}"
+                if r.status == UPSTREAM:
+                    r.status = STALE
+                    r.detail = f"{note}; {self._upstream_text(r)}"
+                else:
+                    r.detail = f"{note}; this unit failed: {r.error}" + (
+                        f"\n{r.detail}" if r.detail and r.detail != r.error else "")
+
+    def _kept_rows(self, p: Processor, dates: list[dt.date]) -> dict[dt.date, tuple[int, str]]:
+        """Per date with rows in p's table: how many, and the run that wrote them."""
+        if not self.wh.table_exists(p.table):
+            return {}
+        run = "max(run_id)" if "run_id" in self.wh.columns(p.table) else "NULL"
+        marks = ",".join("?" * len(dates))
+        rows = self.wh.tuples(f"SELECT {p.slice_column}, count(*), CAST({run} AS VARCHAR) FROM {p.table} "
+                              f"WHERE {p.slice_column} IN ({marks}) GROUP BY 1", dates)
+        return {d: (n, r or self.prior_run.get((p.name, d), "unknown")) for d, n, r in rows}
+
+    def _upstream_text(self, r: UnitResult) -> str:
+        """Why a unit could not run: the inputs it lacks, an upstream processor by its outcome."""
+        parts = []
+        for name, ds in (r.missing_inputs or {}).items():
+            on = "on this date" if ds == [r.game_date.isoformat()] else f"on {_dates_text(ds)}"
+            if name in registry.all_processors():
+                status = self.outcome.get((name, dt.date.fromisoformat(ds[0])))
+                parts.append(f"upstream {name} {_STATUS_WORDS.get(status, 'has no fresh rows')} {on}")
+            else:
+                parts.append(f"missing {_input_text(name)} on {_dates_text(ds)}")
+        return "; ".join(parts) or (r.detail or "")
+
+
+_STATUS_WORDS = {FAILED: "failed", STALE: "is stale", UPSTREAM: "lacks its inputs", NO_GAMES: "has no games",
+                 BOOTSTRAP: "skipped the bootstrap window"}
+
+
+def _merge(a: dict, b: dict) -> dict:
+    return {k: sorted(set(a.get(k, [])) | set(b.get(k, []))) for k in {**a, **b}}
+
+
+def _missing_text(missing: dict) -> str:
+    return "; ".join(f"{_input_text(k)} on {_dates_text(v)}" for k, v in missing.items())
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [""])[0]
+
+
+def _data_error(e: Exception) -> bool:
+    """An error the rows can cause (a cast, a constraint), which bisecting the dates can pin
+    down; not one of the statement's text or of the engine (parse, bind, missing table)."""
+    if isinstance(e, EngineError):
+        return False
+    return not any(w in type(e).__name__ for w in ("Parser", "Binder", "Catalog", "Analysis", "Syntax"))
 
 
 def _input_text(name: str) -> str:

@@ -1,10 +1,29 @@
 """The run ledger: one row per (processor, date) outcome; the latest row is the unit's status.
 
-Statuses (DESIGN section 5): success, partial, no_games, bootstrap_skip, warmup,
-upstream_missing, failed. Coverage counts success over expected dates; no_games is never
-expected; bootstrap_skip and warmup are expected but not missing: warmup is a model-based
-processor before enough earlier history exists to train on (Phase 5's first weeks), the model's
-bootstrap, decided when it computes (and by its downstream from it)."""
+Statuses (DESIGN section 5):
+  success           rows written for every expected entity
+  partial           rows written, some expected entities lack a required input
+  degraded          rows written (fresh), but the lookback lacked some dates of a required
+                    input: computed from what exists; missing_inputs names the dates. Its
+                    fingerprint changes when a gap is filled, so resume recomputes it
+  no_games          no game scheduled (never expected)
+  bootstrap_skip    inside the season's bootstrap window (expected, not missing)
+  warmup            a model-based processor before enough earlier history exists to train on
+                    (Phase 5's first weeks): the model's bootstrap, decided when it computes
+                    (and by its downstream from it); expected, not missing
+  upstream_missing  a required input lacks rows on the date (or, with --strict-lookback, in
+                    its lookback); the slice holds no rows
+  stale             the same, but the slice holds rows of an earlier run, kept: only a
+                    successful computation replaces a slice. detail: "kept N rows of run X;
+                    upstream P failed on this date". Not fresh: downstream treats the date as
+                    missing, verify fails on it
+  failed            the computation raised or failed a check (duplicate keys, no rows). If the
+                    slice had rows of an earlier run they are kept and the detail says so
+                    ("kept N rows of run X; this unit failed: ..."); the status stays failed,
+                    so backfill exits 1 and verify fails either way
+Coverage counts success over expected dates; no_games is never expected; bootstrap_skip and
+warmup are expected but not missing; partial, degraded, upstream_missing and stale are gaps,
+failed is a failure."""
 from __future__ import annotations
 
 import datetime as dt
@@ -21,11 +40,15 @@ from nbapipe.config import host_name
 from nbapipe.state.leases import process_gone
 from nbapipe.state.store import StateStore, retried, upsert
 
-STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed")
+STATUSES = ("success", "partial", "degraded", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "stale",
+            "failed")
 # Expected, written nothing on purpose, never missing.
 SKIPPED_ON_PURPOSE = ("bootstrap_skip", "warmup")
-DONE = ("success",)
-GAPS = ("upstream_missing", "partial")
+# Kept by resume when the unit's inputs are unchanged.
+DONE = ("success", "degraded")
+# Rows written by the unit's own computation: downstream may read them.
+WRITTEN = ("success", "partial", "degraded")
+GAPS = ("upstream_missing", "partial", "degraded", "stale")
 
 
 def new_run_id() -> str:

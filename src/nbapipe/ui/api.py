@@ -23,7 +23,7 @@ LIVE_COLOURS = {"running": (30, 136, 229), "waiting": (255, 238, 88)}
 LIVE_LABELS = {"running": "running (a run in progress has not recorded it yet)",
                "waiting": "waiting (a worker waits for the warehouse or earlier dates)"}
 # Statuses a run in progress will (re)compute; a success is kept by resume, so it stays.
-PENDING_FROM = ("not_run", "failed", "upstream_missing", "partial")
+PENDING_FROM = ("not_run", "failed", "upstream_missing", "stale", "partial", "degraded")
 MAX_DAYS = 3 * 366 + 31       # /api/units answers at most ~three seasons at once
 
 

@@ -31,6 +31,10 @@ FALLBACKS = {
 }
 
 
+# Latest statuses whose slice rows, if any, are kept from an earlier run (not fresh).
+KEPT = ("stale", "failed")
+
+
 def days_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
 
@@ -103,7 +107,8 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
     Without `wh` a date is present when its latest ledger status is success (the state store
     alone: works while a backfill writes). With `wh`, the engine that wrote the tables (DuckDB,
     or Spark's Parquet folders), it is present when the table has rows for it (what is really
-    there, e.g. after a slice was deleted by hand); the ledger and the dry-run `plan`
+    there, e.g. after a slice was deleted by hand) that are fresh: rows a failed or stale unit
+    kept from an earlier run are not (the ledger says so); the ledger and the dry-run `plan`
     ({(processor, date): PlannedUnit}) explain what is missing. `latest` is the ledger's
     latest_map when the caller has read it already (the monitor reads it once)."""
     from nbapipe import processors as registry
@@ -122,7 +127,7 @@ def processor_coverage(st, cal: Calendar, start: dt.date, end: dt.date,
         expected = [d for d in expected_dates(p, cal, game_dates) if d not in warmup]
         if wh is not None:
             counts = dates_with_rows(wh, p.table, start, end, p.slice_column)
-            present = {d for d in expected if counts.get(d)}
+            present = {d for d in expected if counts.get(d) and units[d].get("status") not in KEPT}
         else:
             counts = {d: u.get("rows") or 0 for d, u in units.items()}
             present = {d for d in expected if units[d].get("status") == "success"}
@@ -157,6 +162,8 @@ def explain(unit: dict, planned=None) -> str:
     status = unit.get("status")
     if status == "success":
         return f"no rows in the table although the ledger recorded success ({unit.get('rows')} rows, run {unit.get('run_id')}): deleted since?"
+    if status == "stale":
+        return f"stale (rows of an earlier run kept): {unit.get('detail') or ''}"
     if status == "upstream_missing" and unit.get("missing_inputs"):
         return "upstream_missing: " + "; ".join(f"{k} on {dates_text(v)}" for k, v in unit["missing_inputs"].items())
     if status:

@@ -50,14 +50,16 @@ def _progress(t: dict) -> dict:
     m = t["missing_statuses"]
     return {"table": t["table"], "processor": t["processor"], "phase": t["phase"],
             "expected": t["expected"], "done": t["present"], "rows": t["rows"],
-            "partial": m.get("partial", 0), "upstream_missing": m.get("upstream_missing", 0),
+            "partial": m.get("partial", 0), "degraded": m.get("degraded", 0),
+            "upstream_missing": m.get("upstream_missing", 0), "stale": m.get("stale", 0),
             "failed": m.get("failed", 0), "not_run": m.get("not_run", 0),
             "bootstrap": len(t["bootstrap_dates"]), "warmup": len(t.get("warmup_dates", [])),
             "pct": _pct(t["present"], t["expected"])}
 
 
 def _by_phase(tables: list[dict]) -> list[dict]:
-    keys = ("expected", "done", "rows", "partial", "upstream_missing", "failed", "not_run", "bootstrap", "warmup")
+    keys = ("expected", "done", "rows", "partial", "degraded", "upstream_missing", "stale", "failed", "not_run",
+            "bootstrap", "warmup")
     out: dict[int, dict] = {}
     for t in tables:
         p = out.setdefault(t["phase"], {"phase": t["phase"], "processors": 0, **{k: 0 for k in keys}})
@@ -91,7 +93,7 @@ def _recorded(st, run: dict, phase: int) -> int:
 
 
 # Units that were computed (skips are recorded at once, without work).
-_COMPUTED = "status IN ('success', 'partial', 'failed', 'warmup')"   # on run_ledger
+_COMPUTED = "status IN ('success', 'partial', 'degraded', 'failed', 'warmup')"   # on run_ledger
 
 
 def _rate(st, phase: int, run_ids: list[str] | None) -> float | None:

@@ -10,13 +10,14 @@ import datetime as dt
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
 from nbapipe.engines import engine_session
-from nbapipe.orchestration.runner import BOOTSTRAP, DONE, NO_GAMES, RUN, UPSTREAM, PlannedUnit, Request, Runner
+from nbapipe.orchestration.runner import BOOTSTRAP, DEGRADED, DONE, NO_GAMES, RUN, UPSTREAM, PlannedUnit, Request, Runner
 from nbapipe.validation.coverage import days_between, processor_coverage, raw_coverage, window
 from nbapipe.workspace import Workspace
 
 # A date's action for a whole phase is the most telling of its processors' actions: one
-# processor lacking an input makes the date a gap even if the others can run.
-ACTION_ORDER = (UPSTREAM, RUN, DONE, BOOTSTRAP, NO_GAMES)
+# processor lacking an input makes the date a gap even if the others can run; one that will run
+# without some dates of its lookback makes it degraded.
+ACTION_ORDER = (UPSTREAM, DEGRADED, RUN, DONE, BOOTSTRAP, NO_GAMES)
 
 
 class ValidationError(RuntimeError):
@@ -40,8 +41,9 @@ def dry_run_plan(wh, st, cal: Calendar, start: dt.date, end: dt.date) -> list[Pl
 
 
 def plan_summary(units: list[PlannedUnit]) -> list[dict]:
-    """Per phase: how many dates the backfill will process, find already done, skip as
-    bootstrap, lack inputs for (which), or skip for having no games."""
+    """Per phase: how many dates the backfill will process (fully, or degraded: without some
+    lookback dates), find already done, skip as bootstrap, lack inputs for (which, also the
+    lookback dates a degraded run will do without), or skip for having no games."""
     by_phase: dict[int, dict[dt.date, list[PlannedUnit]]] = {}
     for u in units:
         by_phase.setdefault(u.phase, {}).setdefault(u.game_date, []).append(u)
@@ -51,7 +53,7 @@ def plan_summary(units: list[PlannedUnit]) -> list[dict]:
         dates: dict[str, list[str]] = {a: [] for a in ACTION_ORDER}
         inputs: dict[str, set[str]] = {}
         for d, us in sorted(days.items()):
-            action = min((u.action for u in us), key=ACTION_ORDER.index)
+            action = min((DEGRADED if u.degraded else u.action for u in us), key=ACTION_ORDER.index)
             dates[action].append(d.isoformat())
             for u in us:
                 for name, ds in (u.missing_inputs or {}).items():

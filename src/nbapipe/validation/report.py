@@ -16,12 +16,15 @@ from nbapipe.validation.monitor import snapshot
 
 # One colour per status (colour-blind-safe-ish: status order goes good -> bad).
 COLOURS = {
-    "success": (46, 125, 50), "partial": (249, 168, 37), "bootstrap_skip": (79, 195, 247),
-    "no_games": (224, 224, 224), "warmup": (128, 203, 196), "upstream_missing": (171, 71, 188), "failed": (211, 47, 47),
+    "success": (46, 125, 50), "partial": (249, 168, 37), "degraded": (239, 108, 0),
+    "bootstrap_skip": (79, 195, 247), "no_games": (224, 224, 224), "warmup": (128, 203, 196),
+    "upstream_missing": (171, 71, 188), "stale": (94, 53, 177), "failed": (211, 47, 47),
     "not_run": (97, 97, 97),
 }
-LABELS = {"success": "complete", "partial": "partial (some entities missing)", "bootstrap_skip": "bootstrap skip",
-          "no_games": "no games", "warmup": "model warm-up (too little history yet)", "upstream_missing": "gap: input missing", "failed": "failed",
+LABELS = {"success": "complete", "partial": "partial (some entities missing)",
+          "degraded": "degraded (lookback gaps)", "bootstrap_skip": "bootstrap skip",
+          "no_games": "no games", "warmup": "model warm-up (too little history yet)",
+          "upstream_missing": "gap: input missing", "stale": "stale (earlier rows kept)", "failed": "failed",
           "not_run": "not run yet"}
 LABEL_W, ROW_H, TOP, PLOT_W = 300, 20, 44, 1100
 
@@ -130,7 +133,8 @@ def _number(v) -> str:
 def _html(snap: dict, png: Path, gaps: list[dict]) -> str:
     e = html.escape
     data = base64.b64encode(png.read_bytes()).decode()
-    cols = ("expected", "done", "pct", "partial", "upstream_missing", "failed", "not_run", "bootstrap", "rows")
+    cols = ("expected", "done", "pct", "partial", "degraded", "upstream_missing", "stale", "failed", "not_run",
+            "bootstrap", "rows")
 
     def table(rows: list[dict], first: str) -> str:
         head = f"<tr><th class=l>{first}</th>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"

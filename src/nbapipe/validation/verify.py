@@ -7,7 +7,8 @@ Checks, each one set-based query per table over the whole range:
   off_calendar    rows on dates without scheduled games
   row_mismatch    the table's rows for a date differ from what the ledger recorded
   duplicate_keys  a key written twice
-  failed/partial  the ledger's latest outcome
+  failed/partial/degraded/stale  the ledger's latest outcome (stale: rows of an earlier run
+                  kept because the unit could not run; degraded: computed with lookback gaps)
   critical        columns NULL or zero where they should not be (cascade contamination:
                   e.g. usage rate NULL because team possessions were missing upstream)
   implausible     spot checks of values (points, minutes, usage rate, ratings)"""
@@ -45,6 +46,9 @@ class Spot:
     hi: float
     min_rows: int = 50
 
+
+# Latest ledger outcomes that are problems of their own (partial and degraded wrote rows).
+LEDGER_PROBLEMS = ("failed", "stale", "partial", "degraded")
 
 # The phases the guide's backfill jobs fill (`checks` looks at their state); `verify` checks
 # every phase that has processors unless told otherwise.
@@ -134,10 +138,10 @@ def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None
 
 
 def _coverage_problems(coverage: list[dict], latest: list[dict]) -> list[Problem]:
-    failed = {(r["processor"], r["game_date"]) for r in latest if r["status"] == "failed"}
+    failed = {(r["processor"], r["game_date"]) for r in latest if r["status"] in LEDGER_PROBLEMS}
     out = []
     for t in coverage:
-        # A failed unit is reported once, with its error, by _ledger_problems.
+        # A failed or stale unit is reported once, with its error, by _ledger_problems.
         missing = [d for d in t["missing"] if (t["processor"], d) not in failed]
         by_reason: dict[str, list[str]] = {}
         for d in missing:
@@ -178,7 +182,7 @@ def _ledger_problems(latest: list[dict], procs) -> list[Problem]:
     tables = {p.name: p.table for p in procs}
     groups: dict[tuple[str, str, str], list[str]] = {}
     for r in latest:
-        if r["status"] in ("failed", "partial"):
+        if r["status"] in LEDGER_PROBLEMS:
             why = ((r["error"] or r["detail"] or "").splitlines() or [""])[0]
             groups.setdefault((r["status"], r["processor"], why), []).append(r["game_date"])
     return [Problem(status, tables[proc], ds, f"{proc} {status} on {len(ds)} date(s): {why}")

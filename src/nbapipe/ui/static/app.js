@@ -150,12 +150,12 @@ function paintSummary(s) {
   $("scope").textContent = `${state.season || ""} ${s.start_date}..${s.end_date}: ${s.game_dates} game dates, ` +
     `${s.no_game_dates} without games, ${s.bootstrap_dates} bootstrap dates`;
   const head = [["phase / table", "l"], ["done", ""], ["expected", ""], ["%", ""], ["", "l"], ["partial", ""],
-                ["upstream missing", ""], ["failed", ""], ["not run", ""], ["in progress", ""], ["bootstrap", ""], ["rows", ""]];
+                ["degraded", ""], ["upstream missing", ""], ["stale", ""], ["failed", ""], ["not run", ""], ["in progress", ""], ["bootstrap", ""], ["rows", ""]];
   const row = (label, p, live, attrs) => {
     const pct = p.pct == null ? 0 : p.pct;
     const tr = h("tr", attrs, [label, fmt(p.done), fmt(p.expected), p.pct == null ? "-" : p.pct.toFixed(1),
-      h("span", { class: "bar" }, h("span", { style: `width:${pct}%` })), fmt(p.partial), fmt(p.upstream_missing),
-      fmt(p.failed), fmt(p.not_run), live ? fmt(live) : "", fmt(p.bootstrap), fmt(p.rows)]
+      h("span", { class: "bar" }, h("span", { style: `width:${pct}%` })), fmt(p.partial), fmt(p.degraded), fmt(p.upstream_missing),
+      fmt(p.stale), fmt(p.failed), fmt(p.not_run), live ? fmt(live) : "", fmt(p.bootstrap), fmt(p.rows)]
       .map((c, i) => h("td", { class: head[i][1] }, c)));
     return tr;
   };
