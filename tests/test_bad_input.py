@@ -92,15 +92,22 @@ def test_not_utf8_is_refused(wh, tmp_path):
     assert count(wh) == 0
 
 
-def test_unparseable_csv_and_json_are_refused(wh, tmp_path):
+def test_ragged_row_is_quarantined_with_its_line_and_unparseable_json_refused(wh, tmp_path):
+    """A row with the wrong number of fields is not a record: it is quarantined with its line
+    number and text (issue 18: the refusal gave no line), the good rows load."""
     p = write_csv(tmp_path / "player_box.csv", GOOD, gz=False)
-    p.write_text(p.read_text() + "1,2,3\n")          # a row with the wrong number of fields
+    p.write_text(p.read_text() + "1,2,3\n")          # line 5: a row with the wrong number of fields
     j = tmp_path / "box.json"
     j.write_text('{"resultSets": [ {"name": "PlayerStats", ')
-    out = refused(ingest(wh, [p, j]))
-    assert "unparseable CSV" in out["player_box.csv"]
-    assert "unparseable JSON" in out["box.json"]
-    assert count(wh) == 0
+    outcomes = ingest(wh, [p, j])
+    out = refused(outcomes)
+    assert set(out) == {"box.json"} and "unparseable JSON" in out["box.json"]
+    assert count(wh) == 3
+    [q] = wh.rows("SELECT line, reason, raw_row FROM nba_raw.quarantine")
+    assert q["line"] == 5 and q["reason"] == f"ragged row: 3 field(s) where the header has {len(HEADER)}"
+    assert json.loads(q["raw_row"]) == {"__text": "1,2,3"}
+    [res] = [l for o in outcomes for l in o.loaders]
+    assert (res.rows_read, res.loaded, res.quarantined) == (4, 3, 1)
 
 
 def test_bad_rows_go_to_quarantine_good_rows_load(wh, tmp_path):
@@ -112,9 +119,16 @@ def test_bad_rows_go_to_quarantine_good_rows_load(wh, tmp_path):
         player("Stephen Curry", 99),                           # line 9: duplicate key of line 2
     ]
     p = write_csv(tmp_path / "player_box.csv.gz", rows)
-    out = ingest(wh, [p])
+    # 5 of 8 rows bad is over the 50% share: refused whole, nothing written ...
+    assert "5 of 8 rows quarantined (62%, over the 50% limit" in refused(ingest(wh, [p]))["player_box.csv.gz"]
+    assert count(wh) == 0 and count(wh, "nba_raw.quarantine") == 0
+    # ... unless the user accepts a partial file.
+    out = ingest(wh, [p], accept_partial=True)
     assert not refused(out)
     res = out[0].loaders[0]
+    assert res.rules == {r: {"quarantined": 1, "corrected": 0} for r in (
+        "duplicate key", "impossible date in column game_date", "impossible value in column pts",
+        "text in number column pts", "unknown team in column team_nba")}
     assert (res.rows_read, res.inserted, res.quarantined) == (8, 3, 5)
     q = {r["line"]: r for r in wh.rows("SELECT * FROM nba_raw.quarantine ORDER BY line")}
     assert set(q) == {5, 6, 7, 8, 9}
@@ -129,7 +143,7 @@ def test_bad_rows_go_to_quarantine_good_rows_load(wh, tmp_path):
     # The first occurrence of the duplicated key is the one kept.
     assert wh.scalar("SELECT points FROM nba_raw.nbac_gamebook_player_stats WHERE player_lookup = 'stephencurry'") == 21
     # Re-ingesting the same file quarantines nothing twice.
-    ingest(wh, [p], force=True)
+    ingest(wh, [p], force=True, accept_partial=True)
     assert count(wh, "nba_raw.quarantine") == 5
 
 
@@ -189,7 +203,7 @@ def test_cli_exit_codes(tmp_path):
     r = runner.invoke(app, ["--home", str(home), "ingest", str(good), "--format", "no_such_format"])
     assert r.exit_code == 2 and "unknown format" in r.output
     r = runner.invoke(app, ["--home", str(home), "sql", "DELETE FROM nba_raw.nbac_gamebook_player_stats"])
-    assert r.exit_code == 2 and "read-only" in r.output
+    assert r.exit_code == 2 and "only reads" in r.output
 
 
 def test_format_option_loads_one_file_without_recognition(wh, tmp_path):

@@ -249,14 +249,15 @@ def test_no_two_holders_through_a_state_store_outage(outage_home, data_dir, kind
     ours = [e for e in log if e["holder"] == first_id]
     assert "Traceback" not in err1 + err2
     if outage == SHORT:
-        # Retried through it: both complete, the first renewed its lease after the outage.
+        # Retried through it: both complete, the first held its lease through the outage (it
+        # released it after the server came back; whether a renewal fell after the outage
+        # depends on how long the rest of the run took).
         assert first.returncode == 0, err1[-2000:]
-        assert any(e["op"] == "UPDATE" and e["at"] > t_refused + outage for e in ours), ours
-        assert ours[-1]["op"] == "DELETE"              # released at the end, as always
+        assert ours[-1]["op"] == "DELETE" and ours[-1]["at"] > t_refused + outage, ours
     else:
         # Stopped by its heartbeat before the lease lapsed: exit 2, the reason in one line.
         assert first.returncode == 2, (first.returncode, err1[-2000:])
-        assert "lost the warehouse lease: could not renew it" in err1 and "stopped before it lapsed" in err1
+        assert "lost the warehouse lease: could not renew it" in err1 and "stopped before it lapsed" in err1, err1[-6000:]
         last_expiry = max(e["expires_at"] for e in ours)
         assert first_exit < last_expiry, (first_exit - t_refused, last_expiry - t_refused, err1[-3000:])
         assert first_exit < t_refused + TTL            # stopped within a lease of the outage

@@ -25,8 +25,9 @@ def raw(path: Path) -> str:
 
 
 def load(wh, path: Path) -> dict[str, dict]:
-    """Ingest one file; loader name -> its LoadResult as a dict."""
-    [out] = ingest(wh, [path])
+    """Ingest one file; loader name -> its LoadResult as a dict. The small hand-made files
+    here are mostly bad rows on purpose: the quarantine share limit is not under test."""
+    [out] = ingest(wh, [path], accept_partial=True)
     assert out.status == "loaded", out.message
     return {l.loader: l.as_dict() for l in out.loaders}
 

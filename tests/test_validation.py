@@ -300,7 +300,7 @@ def test_monitor_and_report_refuse_a_home_without_a_state_store(tmp_path):
 def test_checks_fail_clearly_on_an_empty_home(tmp_path):
     home = tmp_path / "empty"
     r = run_checks(Workspace.at(home))
-    assert r["exit_code"] == 1 and len(r["checks"]) == 14
+    assert r["exit_code"] == 1 and len(r["checks"]) == 15
     by = {c["name"]: c for c in r["checks"]}
     assert by["state store"]["status"] == "fail" and "run `nbapipe ingest` first" in by["state store"]["summary"]
     assert by["warehouse"]["status"] == "fail" and "run `nbapipe ingest` first" in by["warehouse"]["summary"]

@@ -21,6 +21,11 @@ DEFAULT_BOOTSTRAP_DAYS = 7
 QUICKSTART_START = "2021-10-15"
 QUICKSTART_END = "2021-10-28"
 
+# `nbapipe ingest` refuses a file whose quarantined rows exceed this share of its rows in scope
+# (a file that is mostly bad is more likely the wrong file or a broken export than a few bad
+# rows); --accept-partial loads the good rows anyway.
+MAX_QUARANTINE_SHARE = 0.5
+
 # A lease not renewed within this many seconds has lapsed (its holder died). Env
 # NBAPIPE_LEASE_TTL_SECONDS overrides it (tests shorten it to outlast it in an outage).
 LEASE_TTL_SECONDS = 30.0

@@ -19,11 +19,14 @@ def _common(ap: argparse.ArgumentParser) -> None:
 
 
 def _run(argv: list[str]) -> int:
-    from nbapipe.cli import app
+    from nbapipe.cancel import Cancelled
+    from nbapipe.cli import app, stopped
     try:
         app(args=argv, prog_name="nbapipe", standalone_mode=True)
     except SystemExit as e:
         return int(e.code or 0)
+    except Cancelled as e:              # SIGINT / SIGTERM: 130 / 143, one line, no traceback
+        return stopped(e)
     return 0
 
 

@@ -1,7 +1,8 @@
 """`nbapipe`: the one command-line interface (commands live in the modules of this package).
 
 Exit codes scripts can rely on: 0 ok, 1 problems found (refused files, failed units, verify
-failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only)."""
+failures), 2 usage or environment errors (`checks` keeps the guide's 2 = warnings only), 130 and
+143 stopped by SIGINT and SIGTERM (nothing half done; rerun to resume)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -232,18 +233,22 @@ def main() -> None:
     from nbapipe.workspace import WarehouseElsewhere
     try:
         app()
-    except cancel.Cancelled as e:       # a lost lease, a signal: the reason, and its exit code
-        err.print(f"[bold red]stopped:[/] {e.reason}")
-        sys.exit(e.exit_code)
+    except cancel.Cancelled as e:       # a signal, a lost lease: one line, its exit code (130, 143, 2)
+        sys.exit(stopped(e))
     # No server, a corrupt or full store, not a home, the DuckDB file another host's or
     # unreadable: one line that says what to do, not a traceback.
     except (StateStoreError, WarehouseError, WarehouseElsewhere) as e:
         stop = cancel.requested()       # tidying up after a stop request failed: the stop is the news
         if stop is not None:
-            err.print(f"[bold red]stopped:[/] {stop.reason}")
-            sys.exit(stop.exit_code)
+            sys.exit(stopped(stop))
         err.print(f"[bold red]error:[/] {e}")
         sys.exit(2)
+
+
+def stopped(e) -> int:
+    """A command stopped by SIGINT/SIGTERM (or a lost lease): one line, its exit code (130, 143)."""
+    err.print(f"[bold yellow]{e.line()}[/]", highlight=False)
+    return e.exit_code
 
 
 def _register_commands() -> None:

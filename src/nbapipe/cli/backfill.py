@@ -151,7 +151,9 @@ def _run_with_progress(ws, req, quiet: bool):
                 msg = f"{info.get('seconds', 0):.2f}s" if kind == "processor_done" else info.get("error", "")
                 err.print(f"phase {ph} {name}: {kind.split('_')[1]} ({n} units) {msg}")
 
-    with progress:
+    # SIGINT/SIGTERM stop the run cleanly (exit 130/143, see nbapipe.cancel), not mid-unit.
+    from nbapipe import cancel
+    with progress, cancel.on_signals():
         return run_backfill(ws, req, on_event=on_event, on_wait=lease_waiting,
                             unit_done=_unit_publisher(ws, req))
 
@@ -252,6 +254,7 @@ def status(ctx: typer.Context,
     from nbapipe.state import leases, ledger
     ws = ctx.obj.ws
     ds = dates_option(start_date, end_date, dates)
+    ledger.close_dead_runs(ws.state)         # a run killed without closing its row is crashed
     rows = ledger.latest(ws.state, dates=ds, phase=phase)
     items = [{"processor": r["processor"], "phase": r["phase"], "date": r["game_date"], "status": r["status"],
               "rows": r["rows"], "expected": r["expected"], "source_used": r["source_used"],

@@ -21,11 +21,20 @@ def ingest(ctx: typer.Context,
            data: Optional[Path] = typer.Option(None, "--data", help="Data folder [env NBAPIPE_DATA, default ../shared/nba-data]"),
            fmt: Optional[str] = typer.Option(None, "--format", help="Load FILE as this format (a loader name) instead of recognising it."),
            force: bool = typer.Option(False, "--force", help="Reload files already ingested with identical content."),
+           accept_partial: bool = typer.Option(False, "--accept-partial", help="Load the good rows of a file even when it loads none or quarantines more than half its rows (refused otherwise)."),
+           replace: Optional[list[Path]] = typer.Option(None, "--replace", metavar="FILE", help="Load FILE (repeatable) so that its rows replace, for every game it covers, the rows its loader loaded from any file (a corrected file under another name)."),
            skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no Phase 2 completion events (bulk historical loads)."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="List every file, not only problems.")):
     """Load raw source files into nba_raw (recognised by header or JSON shape, not by name)."""
     ws = ctx.obj.ws
+    if replace and paths:
+        fail("--replace FILE loads FILE itself: pass no other paths")
+    if replace:
+        paths = list(replace)
+        for p in paths:
+            if not p.is_file():
+                fail(f"--replace needs a file: {p}")
     if paths:
         inputs = list(paths)
         for p in inputs:
@@ -48,7 +57,8 @@ def ingest(ctx: typer.Context,
             loader_by_name(fmt)
         except KeyError as e:
             fail(str(e.args[0]))
-    summary = _run_ingest_with_progress(ws, inputs, fmt, force, quiet=as_json, verbose=verbose)
+    summary = _run_ingest_with_progress(ws, inputs, fmt, force, accept_partial, quiet=as_json, verbose=verbose,
+                                        replace=bool(replace))
     if not skip_downstream_trigger:
         _publish_phase2(ws, summary)
     if as_json:
@@ -67,7 +77,8 @@ def _publish_phase2(ws: Workspace, summary) -> None:
     publish_phase2_completions(ws, summary)
 
 
-def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, verbose: bool):
+def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, accept_partial: bool, quiet: bool,
+                              verbose: bool, replace: bool = False):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from nbapipe.sources.ingest import run_ingest
     show = not quiet and err.is_terminal
@@ -77,27 +88,40 @@ def _run_ingest_with_progress(ws: Workspace, inputs, fmt, force, quiet: bool, ve
 
     def on_file(o):
         progress.update(task, advance=1, description=Path(o.path).name)
-        if not quiet and not show and (verbose or o.status in ("refused",)):
+        if not quiet and not show and verbose:
             err.print(f"{o.status:12} {o.path} {o.message}")
 
-    with progress:
+    from nbapipe import cancel
+    with progress, cancel.on_signals():      # SIGINT/SIGTERM: exit 130/143, loaded files kept
         task = progress.add_task("", total=None)
-        return run_ingest(ws, inputs, fmt=fmt, force=force, on_file=on_file, on_wait=lease_waiting)
+        return run_ingest(ws, inputs, fmt=fmt, force=force, accept_partial=accept_partial, on_file=on_file,
+                          on_wait=lease_waiting, replace=replace)
+
+
+_COUNTS = ("read", "loaded", "new", "updated", "same", "filtered", "corrected", "quarantined", "s")
 
 
 def _print_ingest_summary(summary, verbose: bool) -> None:
+    """One row per file and loader (rows read, loaded, corrected, quarantined), then one
+    indented row per rule that corrected or quarantined rows."""
     t = Table(title="files", show_lines=False)
-    for c in ("status", "file", "loader", "read", "new", "updated", "same", "filtered", "quarantined", "s"):
-        t.add_column(c, justify="right" if c in ("read", "new", "updated", "same", "filtered", "quarantined", "s") else "left")
+    t.add_column("status")
+    t.add_column("file")
+    t.add_column("loader / rule")
+    for c in _COUNTS:
+        t.add_column(c, justify="right")
     for o in summary.outcomes:
         if not verbose and o.status in ("not_data",):
             continue
         name = _short(o.path)
         if not o.loaders:
-            t.add_row(_status_style(o.status), name, o.message, "", "", "", "", "", "", f"{o.seconds:.2f}")
+            t.add_row(_status_style(o.status), name, o.message, *[""] * (len(_COUNTS) - 1), f"{o.seconds:.2f}")
         for l in o.loaders:
-            t.add_row(_status_style(o.status), name, l.loader, str(l.rows_read), str(l.inserted),
-                      str(l.updated), str(l.unchanged), str(l.filtered), str(l.quarantined), f"{o.seconds:.2f}")
+            t.add_row(_status_style(o.status), name, l.loader, *[f"{n:,}" for n in (
+                l.rows_read, l.loaded, l.inserted, l.updated, l.unchanged, l.filtered, l.corrected,
+                l.quarantined)], f"{o.seconds:.2f}")
+            for rule, n in sorted(l.rules.items()):
+                t.add_row("", "", f"  {rule}", *[""] * 6, _n(n.get("corrected")), _n(n.get("quarantined")), "")
     out.print(t)
     tt = Table(title="tables")
     tt.add_column("table")
@@ -105,12 +129,36 @@ def _print_ingest_summary(summary, verbose: bool) -> None:
     for name, n in summary.tables.items():
         tt.add_row(name, f"{n:,}")
     out.print(tt)
+    _print_rule_counts(summary)
     q = summary.as_dict()["quarantined"]
     out.print(f"ingested in {summary.seconds:.1f}s; players {summary.reference.get('players')}, "
               f"unresolved names {summary.reference.get('unresolved_names')}; "
               f"quarantined rows {q} (see nba_raw.quarantine)")
+    for o in summary.outcomes:
+        if o.status == "unrecognised":
+            err.print(f"[yellow]skipped[/] {o.path}: {o.message}")
     for o in summary.refused:
         err.print(f"[bold red]refused[/] {o.path}: {o.message}")
+
+
+def _n(v) -> str:
+    return f"{v:,}" if v else ""
+
+
+def _print_rule_counts(summary) -> None:
+    """Rows quarantined, corrected or skipped per rule, over all files, in one line."""
+    totals: dict[str, dict[str, int]] = {}
+    for o in summary.outcomes:
+        for l in o.loaders:
+            for rule, counts in l.rules.items():
+                for what, n in counts.items():
+                    if n:
+                        totals.setdefault(rule, {}).setdefault(what, 0)
+                        totals[rule][what] += n
+    if totals:
+        out.print("rules: " + "; ".join(
+            f"{rule} " + ", ".join(f"{n:,} {what}" for what, n in sorted(c.items())) for rule, c in sorted(totals.items()))
+            + " (`nbapipe quarantine list`)")
 
 
 def _short(path: str) -> str:
@@ -245,6 +293,121 @@ def calendar(ctx: typer.Context,
     out.print(t)
 
 
+
+
+# --- contracts and quarantine -------------------------------------------------------------
+
+@app.command()
+def contracts(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """The ingest contracts: the named rules every raw row and table must keep, the table of
+    plausible ranges, and each source's identity key (sources/contracts.py)."""
+    from nbapipe.sources.contracts import all_rules
+    rules = all_rules()
+    if as_json:
+        emit_json(rules)
+        return
+    t = Table(title="ingest contracts")
+    for c in ("rule", "level", "action", "applies to", "description"):
+        t.add_column(c)
+    for r in rules:
+        t.add_row(r["rule"], r["level"], r["action"], r["applies_to"], r["description"])
+    out.print(t)
+
+
+quarantine_app = typer.Typer(no_args_is_help=True, help="Rows refused or corrected at ingest: list them, "
+                                                        "explain a rule or a row, drop a file's rows.")
+app.add_typer(quarantine_app, name="quarantine")
+
+
+def _reading(ws: Workspace):
+    from nbapipe.warehouse import WarehouseBusy
+    if not ws.has_warehouse():
+        fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` first")
+    try:
+        return ws.reader()
+    except WarehouseBusy as e:
+        fail(str(e))
+
+
+@quarantine_app.command("list")
+def quarantine_list(ctx: typer.Context,
+                    file: Optional[str] = typer.Option(None, "--file", help="Only this file (its path as ingested)."),
+                    as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Quarantined and corrected rows per file, loader and rule (exit 1 when there are any)."""
+    from nbapipe.sources import quarantine
+    with _reading(ctx.obj.ws) as wh:
+        rows = quarantine.summary(wh, file)
+    if as_json:
+        emit_json(rows)
+    else:
+        t = Table(title="nba_raw.quarantine and nba_raw.contract_corrections")
+        for c in ("file", "loader", "rule", "quarantined", "corrected", "example"):
+            t.add_column(c, justify="right" if c in ("quarantined", "corrected") else "left")
+        for r in rows:
+            t.add_row(_short(r["source_file"]), r["loader"], r["rule"], str(r["quarantined"]),
+                      str(r["corrected"]), (r["example"] or "")[:90])
+        out.print(t)
+        out.print(f"{sum(r['quarantined'] for r in rows)} quarantined, {sum(r['corrected'] for r in rows)} corrected")
+    raise typer.Exit(1 if any(r["quarantined"] for r in rows) else 0)
+
+
+@quarantine_app.command("explain")
+def quarantine_explain(ctx: typer.Context,
+                       what: str = typer.Argument(..., help="A rule name (e.g. range_points), or a FILE with --line."),
+                       line: Optional[int] = typer.Option(None, "--line", help="The quarantined row of FILE at this line."),
+                       as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """What a rule checks and the rows it caught, or why one row of a file was quarantined."""
+    from nbapipe.sources import quarantine
+    with _reading(ctx.obj.ws) as wh:
+        r = quarantine.explain(wh, what, line=line)
+    if line is not None and not r["rows"]:
+        fail(f"no quarantined row at line {line} of {what}", 1)
+    if line is None and not r["definitions"] and not r["quarantined"] and not r["corrected"]:
+        fail(f"unknown rule {what!r}: `nbapipe contracts` lists them")
+    if as_json:
+        emit_json(r)
+        return
+    if line is not None:
+        for row in r["rows"]:
+            out.print(f"{row['source_file']} line {row['line']} ({row['loader']} -> {row['target_table']}): {row['reason']}")
+            out.print(f"  {row['raw_row']}")
+        return
+    for d in r["definitions"]:
+        out.print(f"[bold]{r['rule']}[/] ({d['level']}, {d['action']}, {d['applies_to']}): {d['description']}")
+    out.print(f"{r['quarantined']} rows quarantined, {r['corrected']} corrected")
+    for e in r["examples"]:
+        out.print(f"  {_short(e['source_file'])} line {e['line']}: {e['reason']}")
+    for e in r["corrections"]:
+        out.print(f"  {_short(e['source_file'])} line {e['line']}: corrected {e['detail']}")
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(ctx: typer.Context,
+                    file: str = typer.Argument(..., help="The file's path as ingested (see `quarantine list`)."),
+                    loaded: bool = typer.Option(False, "--loaded", help="Also delete the rows FILE loaded into the raw tables and its ingest record."),
+                    as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
+    """Forget a file's quarantined rows (with --loaded: the file entirely, as if never ingested)."""
+    from nbapipe.calendar import build_calendar, copy_to_state
+    from nbapipe.sources import quarantine
+    from nbapipe.sources.registry import rebuild_reference
+    ws = ctx.obj.ws
+    if not ws.has_warehouse():
+        fail(f"no warehouse at {ws.settings.warehouse_path}: run `nbapipe ingest` first")
+    with ws.writer("quarantine drop", on_wait=lease_waiting) as wh:
+        with wh.transaction():
+            r = quarantine.drop(wh, file, loaded=loaded)
+            if r["raw_rows"]:
+                rebuild_reference(wh)
+                build_calendar(wh, ws.settings.bootstrap_days)
+        if r["raw_rows"]:
+            copy_to_state(wh, ws.state)
+    if as_json:
+        emit_json(r)
+    else:
+        out.print(f"{file}: dropped {r['quarantine_rows']} quarantined rows, {r['corrections']} corrections"
+                  + (f", raw rows {r['raw_rows'] or 0}" if loaded else ""))
+    if not (r["quarantine_rows"] or r["corrections"] or r["raw_rows"] or r.get("ingest_records")):
+        raise typer.Exit(1)
 
 
 # --- quickstart ---------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import threading
 from typing import Optional
 
 import typer
 from rich.table import Table
 
+from nbapipe import cancel
 from nbapipe.cli import ENGINE_HELP, JSON_HELP, app, emit_json, err, fail, out, parse_date, synthetic_banner
 
 orchestrator_app = typer.Typer(no_args_is_help=True, help="Phase orchestrators: consume completion events, "
@@ -17,13 +17,6 @@ app.add_typer(orchestrator_app, name="orchestrator")
 
 POLL_HELP = "Seconds to sleep when there is nothing to do."
 VISIBILITY_HELP = "Seconds a claimed message stays invisible to others before it is redelivered (renewed while it runs)."
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM behaves like Ctrl-C: claims are released, leases and the warehouse closed."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, handler)
 
 
 def _bus(ws):
@@ -41,21 +34,23 @@ def orchestrator_run(ctx: typer.Context,
     """Consume completion events of phases 2, 3 and 4 and publish the next phase's triggers."""
     from nbapipe.orchestration.orchestrator import run_orchestrators
     ws = ctx.obj.ws
-    _stop_on_sigterm()
-    stop = threading.Event()
 
     def on_step(name: str, r: dict) -> None:
         if not as_json:
             err.print(f"{name}: consumed {r['consumed']}, triggered {r['triggered']}"
                       + (f", {r['settling']} date(s) settling" if r["settling"] else ""))
 
-    try:
-        totals = run_orchestrators(ws, _bus(ws), stop, once=once, poll=poll, on_step=on_step)
-    except KeyboardInterrupt:
-        totals = None
-    if as_json and totals is not None:
+    # SIGINT/SIGTERM: the step in progress finishes, nothing claimed stays claimed, exit 130/143.
+    with cancel.on_signals():
+        try:
+            totals = run_orchestrators(ws, _bus(ws), once=once, poll=poll, on_step=on_step)
+            cancel.check()
+        except cancel.Cancelled as e:
+            e.summary = "completions not yet acknowledged stay queued; rerun it to go on"
+            raise
+    if as_json:
         emit_json(totals)
-    elif totals is not None and once:
+    elif once:
         out.print(f"consumed {totals['consumed']} completion(s), published {totals['triggered']} trigger(s)"
                   + (f"; {totals['settling']} date(s) still settling (a run in progress)" if totals["settling"] else ""))
 
@@ -174,15 +169,16 @@ def worker(ctx: typer.Context,
             ws.check_duckdb_host()
         except WarehouseElsewhere as e:
             fail(str(e))
-    _stop_on_sigterm()
     w = Worker(ws, _bus(ws), phases, poll=poll, visibility_timeout=visibility_timeout,
                publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json), engine=engine)
     if not as_json:
         err.print(f"{w.id}: consuming triggers of phase {', '.join(map(str, phases))}")
-    try:
-        stats = w.run(once=once)
-    except KeyboardInterrupt:
-        stats = w.stats
+    with cancel.on_signals():
+        try:
+            stats = w.run(once=once)
+            cancel.check()
+        except cancel.Cancelled as e:
+            _worker_stopped(e, w, as_json)
     if as_json:
         emit_json(stats.as_dict())
     raise typer.Exit(1 if once and stats.failed else 0)
@@ -202,19 +198,31 @@ def serve(ctx: typer.Context,
     """The orchestrators and one worker in one process, until Ctrl-C or SIGTERM; with --ui the
     live dashboard beside them (--ui-only: the dashboard alone)."""
     ws = ctx.obj.ws
-    _stop_on_sigterm()
     dashboard = _start_dashboard(ws, host, port, token, verbose) if ui or ui_only else None
-    try:
-        if ui_only:
-            threading.Event().wait()          # until Ctrl-C / SIGTERM
-        else:
-            _serve_pipeline(ws, phase, poll)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if dashboard is not None:
-            dashboard.shutdown()
-            dashboard.server_close()
+    # A service's normal end is a signal: it stops as worker and orchestrator do (the trigger
+    # in flight back in the queue), then exits 0.
+    with cancel.on_signals():
+        try:
+            if ui_only:
+                cancel.StopFlag().wait()      # until Ctrl-C / SIGTERM
+            else:
+                _serve_pipeline(ws, phase, poll)
+            cancel.check()
+        except cancel.Cancelled as e:
+            err.print(f"{e.reason}: stopped" + ("" if ui_only else "; a trigger in flight went back to the queue"))
+        finally:
+            if dashboard is not None:
+                dashboard.shutdown()
+                dashboard.server_close()
+
+
+def _worker_stopped(e: cancel.Cancelled, w, as_json: bool) -> None:
+    """A worker stopped by a signal: its totals (--json), then the one line and exit code."""
+    if as_json:
+        emit_json(w.stats.as_dict())
+    e.summary = (f"{w.stats.done} trigger(s) done, {w.stats.failed} with failed units; "
+                 f"a trigger in flight went back to the queue")
+    raise e
 
 
 def _start_dashboard(ws, host: str, port: int, token: Optional[str], verbose: bool):

@@ -204,7 +204,7 @@ def checks(ctx: typer.Context,
            engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
            verbose: bool = typer.Option(False, "--verbose", "-v", help="Details of every check."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
-    """The guide's pre-flight verification (14 checks). Default scope: every season whose
+    """The guide's pre-flight verification (14 checks and the ingest contracts). Default scope: every season whose
     schedule is complete. Exit 0 all pass, 1 a failure, 2 only warnings."""
     from nbapipe.validation.checks import run_checks
     ws = ctx.obj.ws

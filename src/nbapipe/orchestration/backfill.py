@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
 from nbapipe.config import engine_name, host_name
 from nbapipe.engines import EngineError, engine_session
 from nbapipe.orchestration.runner import Report, Request, Runner
-from nbapipe.state.ledger import UnitResult
+from nbapipe.state.ledger import UnitResult, close_dead_runs
 from nbapipe.workspace import Workspace
 
 
@@ -61,9 +62,13 @@ def run_backfill(ws: Workspace, req: Request, on_event: Callable[[str, dict], No
         with ws.reader() as wh, engine_session(ws, wh, req.engine) as engine:
             return Runner(engine, ws.state, cal, on_event=events).run(req)
     purpose = purpose or f"{req.command} phase {','.join(map(str, req.phases))}"
+    close_dead_runs(ws.state)             # runs a SIGKILL left `running` are closed first
     if engine_name(req.engine) == "spark":
         return _run_on_spark(ws, req, cal, events, on_wait, unit_done, purpose)
-    with ws.writer(purpose, on_wait=on_wait) as wh, engine_session(ws, wh, req.engine) as engine:
+    # Waiting for the lease, a signal stops the process at once; once the runner runs, it
+    # stops between its own steps (cancel.deferred), so no unit is half recorded.
+    with ws.writer(purpose, on_wait=on_wait) as wh, engine_session(ws, wh, req.engine) as engine, \
+            cancel.deferred():
         return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
 
 
@@ -80,5 +85,6 @@ def _run_on_spark(ws: Workspace, req: Request, cal: Calendar, events, on_wait, u
                               f"({host_name()}) does not write the DuckDB warehouse: run `nbapipe backfill "
                               f"--engine spark` once on the host that does")
         engine.lease_store = ws.settings.state_location
-        return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
+        with cancel.deferred():
+            return Runner(engine, ws.state, cal, on_event=events, unit_done=unit_done).run(req)
 

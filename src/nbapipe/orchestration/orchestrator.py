@@ -34,17 +34,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.config import DEFAULT_PHASE2_REQUIRED, host_name
 from nbapipe.orchestration.events import (COMPLETION_TOPICS, TRIGGER_TOPICS, Envelope, EventBus,
                                           Message)
-from nbapipe.state.leases import process_gone
-from nbapipe.state.ledger import now_iso
+from nbapipe.state.ledger import now_iso, run_dead
 from nbapipe.state.store import StateStore
 
 DONE = ("success", "partial", "no_games", "bootstrap_skip")
-# A run on another host whose ledger row has not moved for this long is taken as dead.
-RUN_STALE_SECONDS = 3600.0
 
 # Date states, as `orchestrator status` shows them (READY is transient: all done, undecided).
 WAITING, BLOCKED, READY, SETTLING, TRIGGERED, NO_GAMES, COMPLETE = (
@@ -303,24 +301,14 @@ def latest_completions(con, target_phase: int, d: str) -> dict[str, dict]:
 
 
 def live_runs(con, run_ids: Iterable[str]) -> set[str]:
-    """Runs still running: ledger status running and, on this host, the process alive;
-    elsewhere, updated within RUN_STALE_SECONDS. Unknown run ids (an ingest) are finished."""
+    """Runs still running: status running and not dead (ledger.run_dead: on this host, the
+    process alive; elsewhere, its heartbeat recent). Unknown run ids (an ingest) are finished."""
     ids = sorted(set(run_ids))
     if not ids:
         return set()
     rows = con.execute(f"SELECT run_id, host, pid, updated_at FROM runs WHERE status = 'running' "
                        f"AND run_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-    return {r["run_id"] for r in rows if _alive(r)}
-
-
-def _alive(r) -> bool:
-    if r["host"] == host_name():
-        return not process_gone(r["host"], r["pid"])
-    try:
-        updated = dt.datetime.fromisoformat(r["updated_at"])
-    except (TypeError, ValueError):
-        return False
-    return (dt.datetime.now(dt.timezone.utc) - updated).total_seconds() < RUN_STALE_SECONDS
+    return {r["run_id"] for r in rows if not run_dead(dict(r))}
 
 
 # --- running all orchestrators --------------------------------------------------------------
@@ -332,16 +320,17 @@ def orchestrators(ws, bus: EventBus, visibility_timeout: float = 30.0) -> list[O
 
 def run_orchestrators(ws, bus: EventBus, stop: threading.Event | None = None, once: bool = False,
                       poll: float = 0.5, on_step: Callable[[str, dict], None] | None = None) -> dict:
-    """Step every orchestrator until `stop` is set (or, with `once`, until a round does
-    nothing). Returns the totals."""
+    """Step every orchestrator until `stop` is set or a stop is requested (or, with `once`,
+    until a round does nothing). Returns the totals."""
     orch = orchestrators(ws, bus)
-    stop = stop or threading.Event()
+    stop = cancel.StopFlag(stop)          # also set by a stop request (SIGINT, SIGTERM)
     totals = {"consumed": 0, "triggered": 0, "settling": 0}
     while not stop.is_set():
         busy = False
         settling = 0
         for o in orch:
-            r = o.step()
+            with cancel.deferred():       # a step records and acknowledges a batch, or none of it
+                r = o.step()
             totals["consumed"] += r["consumed"]
             totals["triggered"] += r["triggered"]
             settling += r["settling"]

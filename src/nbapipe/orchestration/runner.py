@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar, dates_text as _dates_text
 from nbapipe.engines import Engine, as_engine
@@ -138,12 +139,16 @@ class Runner:
         self.prior_fp = {k: v["input_fingerprint"] for k, v in ledger_rows.items()}
         self.prior_run = {k: v["run_id"] for k, v in ledger_rows.items()}
         planned_total = 0
+        beat = None
         if not req.dry_run:
             ledger.start_run(self.st, self.run_id, req.command, ",".join(map(str, req.phases)),
                              dates[0], dates[-1], 0)
+            beat = ledger.RunHeartbeat(self.st, self.run_id)
+            beat.start()
         status = "success"
         try:
             for level in registry.topo_levels(names):
+                cancel.check()                     # a stop request starts no new level
                 plans = {n: self.plan(registry.get(n), dates, req, n in auto) for n in level}
                 for n in level:
                     report.plan += plans[n]
@@ -166,14 +171,31 @@ class Runner:
                 ledger.progress_run(self.st, self.run_id, len(report.results))
             if report.failed:
                 status = "failed"
+        except (cancel.Cancelled, KeyboardInterrupt) as e:
+            # Units in flight were left as they were (no ledger row): a resume reruns them.
+            status = "interrupted"
+            if isinstance(e, cancel.Cancelled):
+                e.summary = self._stopped_summary(names, dates, report, req)
+            raise
         except BaseException:
             status = "crashed"
             raise
         finally:
             report.seconds = time.perf_counter() - t0
+            if beat is not None:
+                beat.stop()
             if not req.dry_run:
                 ledger.finish_run(self.st, self.run_id, status)
         return report
+
+    def _stopped_summary(self, names: list[str], dates: list[dt.date], report: "Report", req: Request) -> str:
+        """'N units done, M left; ...' for the line an interrupted command prints."""
+        game_dates = {d for d in dates if self.cal.is_game_date(d)}
+        done = sum(r.status in ("success", "partial") for r in report.results)
+        settled = sum(1 for (n, d) in self.outcome if d in game_dates)
+        left = max(len(names) * len(game_dates) - settled, 0)
+        how = "rerun the same command to resume" if req.resume else "rerun it without --no-resume to resume"
+        return f"{done} units done, {left} left; {how}"
 
     # --- planning -----------------------------------------------------------------------
     def plan(self, p: Processor, dates: list[dt.date], req: Request, auto: bool) -> list[PlannedUnit]:
@@ -341,6 +363,7 @@ class Runner:
         self.on_event("processor_start", {"processor": p.name, "units": len(units)})
         out = f"_out_{p.name}"
         try:
+            cancel.check()                         # nor a new processor
             self._prepare(wh, p, dates)
             missing: dict = {}
             if p.compute:
@@ -359,6 +382,7 @@ class Runner:
             sources = self._sources(wh, p, out)
             wh.write_slices(p, out, dates)
         except Exception as e:
+            cancel.check()      # interrupted, not failed: left as it was, so resume reruns it
             secs = time.perf_counter() - t0
             err = f"{e.__class__.__name__}: {e}"
             tb = "".join(traceback.format_exception_only(type(e), e)).strip()

@@ -12,7 +12,10 @@ Per trigger a worker:
 A unit that could not get the warehouse (interrupted while waiting, or the DuckDB file held
 by a process outside the lease) is released for redelivery, never acknowledged as failed.
 Units that end `failed` are recorded in the ledger and published as failed completions (the
-orchestrator holds the next phase back for that date); the trigger itself is done."""
+orchestrator holds the next phase back for that date); the trigger itself is done.
+SIGINT/SIGTERM (nbapipe.cancel) stop the worker: the run in progress stops as a backfill's
+does (nothing recorded failed) and the trigger in hand goes back to the queue at once, not
+counted as a failed delivery, so the next worker (or the next start) runs it."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +26,7 @@ import time
 import uuid
 from typing import Callable
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar
 from nbapipe.config import host_name
@@ -110,18 +114,28 @@ class Worker:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, once: bool = False) -> WorkerStats:
-        """Consume triggers until `stop` is set (with `once`: until none is available)."""
-        stop = stop or threading.Event()
+        """Consume triggers until `stop` is set or a stop is requested (SIGINT, SIGTERM: see
+        nbapipe.cancel; with `once`: until none is available). A trigger in hand when it is
+        interrupted goes back to the queue at once, for another worker or the next start."""
+        stop = cancel.StopFlag(stop)
         self._register()
         try:
             while not stop.is_set():
-                msgs = self.bus.pull(self.topics, 1, self.visibility_timeout, self.id)
-                if not msgs:
-                    if once:
-                        break
-                    self.bus.wait(self.topics, self.poll, stop)
-                    continue
-                if self.handle(msgs[0]) == "released":
+                msgs: list[Message] = []
+                try:
+                    with cancel.deferred():     # claimed and held in `msgs`, or not claimed
+                        msgs = self.bus.pull(self.topics, 1, self.visibility_timeout, self.id)
+                    if not msgs:
+                        if once:
+                            break
+                        self.bus.wait(self.topics, self.poll, stop)
+                        continue
+                    outcome = self.handle(msgs[0])
+                except BaseException:
+                    for m in msgs:              # a no-op once acknowledged or given back
+                        self.bus.nack(m)
+                    raise
+                if outcome == "released":
                     stop.wait(self.poll)
         finally:
             self._unregister()
@@ -173,6 +187,9 @@ class Worker:
             self.bus.nack(msg, delay=max(self.poll, 1.0))
             return "released"
         except Exception as e:
+            if cancel.requested():            # the stop made it fail: not the trigger's error
+                self.bus.nack(msg)
+                cancel.check()
             self.bus.nack(msg, delay=min(30.0, 2.0 ** (msg.attempts - 1)), error=f"{e.__class__.__name__}: {e}")
             return "retried"
         except BaseException:                 # interrupted (SIGTERM, Ctrl-C): another worker takes it

@@ -122,6 +122,39 @@ EXPECTED_TEAM_GAMES = """
         FROM want w LEFT JOIN got g ON g.game_date = w.game_date"""
 
 
+# Expected entities of player_game_summary: every team of every scheduled league game of the
+# date, each with at least MIN_PLAYED players who played. Counting games would let one team's
+# whole roster go missing (e.g. its rows quarantined) while the date reads success; the
+# entity text names the missing teams and their games.
+MIN_PLAYED = 5
+EXPECTED_TEAM_ROSTERS = f"""
+        WITH games AS (
+            SELECT s.game_date, s.game_id, s.home_team_abbr, s.away_team_abbr
+            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
+            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')),
+        want AS (
+            SELECT game_date, game_id, home_team_abbr AS team_abbr FROM games
+            UNION ALL
+            SELECT game_date, game_id, away_team_abbr AS team_abbr FROM games),
+        got AS (
+            SELECT game_id, team_abbr FROM {{out}} WHERE minutes_played > 0
+            GROUP BY game_id, team_abbr HAVING count(*) >= {MIN_PLAYED})
+        SELECT game_date, expected, covered,
+               'team rosters' || CASE
+                   WHEN covered = expected THEN ''
+                   WHEN expected - covered = 1 THEN ' (missing: ' || first_missing || ')'
+                   ELSE ' (missing: ' || first_missing || ', ' || last_missing ||
+                        CASE WHEN expected - covered > 2
+                             THEN ' and ' || CAST(expected - covered - 2 AS VARCHAR) || ' more' ELSE '' END || ')'
+               END
+        FROM (  -- the first and last missing by name: portable (no ordered string aggregate)
+            SELECT w.game_date, count(*) AS expected, count(g.team_abbr) AS covered,
+                   min(CASE WHEN g.team_abbr IS NULL THEN w.team_abbr || ' in ' || w.game_id END) AS first_missing,
+                   max(CASE WHEN g.team_abbr IS NULL THEN w.team_abbr || ' in ' || w.game_id END) AS last_missing
+            FROM want w LEFT JOIN got g ON g.game_id = w.game_id AND g.team_abbr = w.team_abbr
+            GROUP BY w.game_date) x"""
+
+
 def expected_players(slice_column: str = "game_date", min_games_played: int = 0) -> str:
     """Expected entities of the player-grain Phase 4 processors: the players with a game that
     date (Phase 3's upcoming_player_game_context) who have played at least `min_games_played`

@@ -101,7 +101,11 @@ FROM (SELECT o.*,
               ON t.game_id = l.game_id
             LEFT JOIN nba_reference.player_alias a ON a.alias_lookup = l.player_lookup
             WHERE l.game_date IN (SELECT game_date FROM run_dates) AND coalesce(l.is_main_line, true)
-              AND l.snapshot_at <= coalesce(l.commence_time, t.tipoff_at, l.snapshot_at)) o) r
+              AND l.snapshot_at <= coalesce(l.commence_time, t.tipoff_at, l.snapshot_at)
+              -- a line whose snapshot time the file lacked (the slate's date stands in) is used
+              -- only when that date is provably before a known tip-off
+              AND (NOT coalesce(l.snapshot_imputed, false)
+                   OR l.snapshot_at < coalesce(l.commence_time, t.tipoff_at))) o) r
 GROUP BY game_id, player_lookup"""
 
 

@@ -18,15 +18,18 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from nbapipe import ids
+from nbapipe.sources import contracts
 from nbapipe.sources.columns import Col, q
 from nbapipe.warehouse import Warehouse, table_keys
 
@@ -52,10 +55,26 @@ class LoadResult:
     unchanged: int = 0
     filtered: int = 0
     quarantined: int = 0
+    corrected: int = 0               # rows a contract rule corrected before loading
+    removed: int = 0                 # rows of an earlier version of the file it replaced
     skipped_unchanged_file: bool = False
+    # Rows per rule: {rule: {"quarantined" | "corrected" | "filtered": n}}. Contract rules
+    # (sources/contracts.py) go by their names; other quarantine reasons by the stem of the
+    # row's first reason ("text in number column pts").
+    rules: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def loaded(self) -> int:
+        """Rows now in the table as the file has them (new, updated or already identical)."""
+        return self.inserted + self.updated + self.unchanged
+
+    def count_rule(self, rule: str, kind: str, n: int) -> None:
+        if n:
+            counts = self.rules.setdefault(rule, {"quarantined": 0, "corrected": 0})
+            counts[kind] = counts.get(kind, 0) + n
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "rules": {k: dict(v) for k, v in self.rules.items()}, "loaded": self.loaded}
 
 
 @dataclass
@@ -91,6 +110,12 @@ class Loader:
     def key(self) -> tuple[str, ...]:
         return table_keys()[self.table]
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What identifies this source's row (upsert and in-file duplicates): ids where the
+        source has them, never an attribute it may correct (contracts.IDENTITY)."""
+        return contracts.identity(self.table, self.family, self.key)
+
     def required_sources(self) -> set[str]:
         if self.source_sql:
             return set(self.source_columns)
@@ -100,26 +125,46 @@ class Loader:
         return used - set(self.optional)
 
     # --- the load ------------------------------------------------------------------------
-    def load(self, wh: Warehouse, src: pa.Table, path: Path, sha: str) -> LoadResult:
+    def load(self, wh: Warehouse, src: pa.Table, path: Path, sha: str,
+             unparsed: list[tuple[int | None, str, str]] = (), replace: bool = False) -> LoadResult:
+        """Load `src`; `unparsed` are the file's lines that are not records (quarantined).
+        `replace`: the file's rows replace, for every game it covers, the rows this loader
+        loaded from any file (`ingest --replace`); without it only the rows an earlier version
+        of the same file left (same path, other content) are replaced."""
         if self.source_sql:
             src = self._reshape(wh, src)
-        res = LoadResult(self.name, self.table, rows_read=src.num_rows)
+        res = LoadResult(self.name, self.table, rows_read=src.num_rows + len(unparsed))
         for col in self.optional - set(src.column_names):
             src = src.append_column(col, pa.nulls(src.num_rows, pa.string()))
         con = wh.con
         con.register("src", src)
         try:
             self._stage(wh)
+            # Contract rules count their corrections and filters here; their quarantines are
+            # counted with every other reason below, by each row's first reason.
+            for rule, counts in contracts.apply_row_rules(wh, self.table, self.stage_columns(),
+                                                          str(path), sha, self.name).items():
+                for kind, n in counts.items():
+                    if kind != "quarantined":
+                        res.count_rule(rule, kind, n)
+            res.corrected = sum(c.get("corrected", 0) for c in res.rules.values())
             res.filtered = wh.scalar("SELECT count(*) FROM _stage2 WHERE NOT __in_scope")
             self._mark_duplicates(wh)
             res.quarantined = self._quarantine(wh, path, sha)
+            res.quarantined += _quarantine_unparsed(wh, self, path, sha, unparsed)
+            _count_quarantine_rules(wh, res, unparsed)
             res.inserted, res.updated, res.unchanged = self._upsert(wh, path)
+            res.removed = self._replace(wh, path, replace)
+            _check_accounted(path, res)
         finally:
             # In a transaction aborted by a failed statement unregister fails too: never let
             # that error replace the real one.
             with contextlib.suppress(duckdb.Error):
                 con.unregister("src")
         return res
+
+    def stage_columns(self) -> set[str]:
+        return set(self.columns) | set(self.derived)
 
     def _reshape(self, wh: Warehouse, src: pa.Table) -> pa.Table:
         wh.con.register("_file", src)
@@ -140,8 +185,9 @@ class Loader:
         derived = "".join(f", {expr} AS {q(name)}" for name, expr in self.derived.items())
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2_raw AS SELECT s1.*{derived}, "
                    f"{_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}")
+        key_cols = dict.fromkeys((*self.identity, *self.key))
         key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
-                      for k in self.key if k not in ("data_source", *self.nullable_key)]
+                      for k in key_cols if k not in ("data_source", *self.nullable_key)]
         scope = f"coalesce({self.where}, true)" if self.where else "true"
         # Report the first failing layer: bad cells, then loader checks, then missing keys.
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2 AS SELECT * EXCLUDE (__more) REPLACE ("
@@ -150,9 +196,15 @@ class Loader:
                    f"{scope} AS __in_scope FROM _stage2_raw")
 
     def _mark_duplicates(self, wh: Warehouse) -> None:
-        keys = ", ".join(q(k) for k in self.key if k != "data_source")
+        # On the source identity (what the upsert matches) and on the table key (unique).
+        self._mark_duplicates_on(wh, self.identity)
+        if set(self.identity) != {k for k in self.key if k != "data_source"}:
+            self._mark_duplicates_on(wh, self.key)
+
+    def _mark_duplicates_on(self, wh: Warehouse, key: tuple[str, ...]) -> None:
+        keys = ", ".join(q(k) for k in key if k != "data_source")
         wh.execute(f"""
-            UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(self.key)} ||
+            UPDATE _stage2 SET __reasons = ['duplicate key (' || {_key_text(key)} ||
                                             ') first seen at line ' || d.__first_line]
             FROM (SELECT __line AS __dup_line, min(__line) OVER (PARTITION BY {keys}) AS __first_line
                   FROM _stage2 WHERE __in_scope AND len(__reasons) = 0) d
@@ -160,8 +212,10 @@ class Loader:
 
     def _quarantine(self, wh: Warehouse, path: Path, sha: str) -> int:
         """The file's bad rows for this loader, replacing those of an earlier load of the same
-        content (a row that loads now, e.g. once its game is in the schedule, leaves)."""
-        wh.execute("DELETE FROM nba_raw.quarantine WHERE source_sha256 = ? AND loader = ?", [sha, self.name])
+        content or of an earlier version of the same file (a row that loads now, e.g. once its
+        game is in the schedule, leaves)."""
+        wh.execute("DELETE FROM nba_raw.quarantine WHERE (source_sha256 = ? OR source_file = ?) AND loader = ?",
+                   [sha, str(path), self.name])
         n = wh.scalar("SELECT count(*) FROM _stage2 WHERE __in_scope AND len(__reasons) > 0")
         if n:
             wh.execute("""
@@ -176,7 +230,7 @@ class Loader:
         table_cols = set(wh.columns(self.table))
         stage_cols = [c for c in list(self.columns) + list(self.derived)
                       if c in table_cols and c not in META_COLUMNS]
-        keys = [k for k in self.key if k != "data_source"]
+        keys = list(self.identity)
         values = [c for c in stage_cols if c not in keys]
         wh.execute(f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
                    "FROM _stage2 WHERE __in_scope AND len(__reasons) = 0")
@@ -193,6 +247,65 @@ class Loader:
                               [self.family, str(path), self.family]) or 0
         good = wh.scalar("SELECT count(*) FROM _good")
         return inserted, updated, good - inserted - updated
+
+    def _replace(self, wh: Warehouse, path: Path, replace_games: bool) -> int:
+        """Delete this source's rows that the file's new content no longer has: those an
+        earlier version of the same file loaded and, with `replace_games`, those any file of
+        this loader loaded for the games the file covers. After bad-then-corrected ingests
+        the table then holds what a clean ingest of the corrected file gives."""
+        keys = list(self.identity)
+        match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys)
+        game = "nba_game_id" if "nba_game_id" in keys else "game_id"
+        scope = "t.source_file = ?"
+        params: list = [self.family, str(path)]
+        if replace_games and game in self.stage_columns():
+            scope = (f"(t.source_file = ? OR (t.{game} IN (SELECT {game} FROM _good) AND t.source_file IN "
+                     f"(SELECT source_file FROM nba_raw.ingested_files WHERE loader = ?)))")
+            params = [self.family, str(path), self.name]
+        removed = wh.scalar(f"""
+            DELETE FROM {self.table} t WHERE t.data_source = ? AND {scope}
+              AND NOT EXISTS (SELECT 1 FROM _good g WHERE {match})""", params) or 0
+        if replace_games:     # the file now owns its rows, also those another file had identical
+            wh.execute(f"UPDATE {self.table} t SET source_file = ? FROM _good g WHERE {match} "
+                       f"AND t.data_source = ? AND t.source_file IS DISTINCT FROM ?",
+                       [str(path), self.family, str(path)])
+        return removed
+
+
+def _quarantine_unparsed(wh: Warehouse, loader: Loader, path: Path, sha: str,
+                         unparsed: list[tuple[int | None, str, str]]) -> int:
+    """The lines that are not records (ragged, unbalanced quote), with their text."""
+    if unparsed:
+        wh.con.executemany(
+            "INSERT INTO nba_raw.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+            [[str(path), sha, loader.name, loader.table, line, reason, json.dumps({"__text": text})]
+             for line, reason, text in unparsed])
+    return len(unparsed)
+
+
+# The rule a quarantine reason belongs to: its text before the value (": 'twelve'") and with
+# ids and keys left out, so one rule counts every row it caught.
+_RULE_OF_REASON = ("CASE WHEN r LIKE 'duplicate key%' THEN 'duplicate key' "
+                   "ELSE regexp_replace(split_part(r, ':', 1), '[0-9]{5,}', '<id>', 'g') END")
+
+
+def _count_quarantine_rules(wh: Warehouse, res: LoadResult, unparsed) -> None:
+    for rule, n in wh.tuples(
+            f"SELECT {_RULE_OF_REASON} AS rule, count(*) FROM "
+            f"(SELECT __reasons[1] AS r FROM _stage2 WHERE __in_scope AND len(__reasons) > 0) "
+            f"GROUP BY rule ORDER BY rule"):
+        res.count_rule(rule, "quarantined", n)
+    for _, reason, _ in unparsed:
+        res.count_rule(reason.split(":")[0], "quarantined", 1)
+
+
+def _check_accounted(path: Path, res: LoadResult) -> None:
+    """Every row read is loaded, filtered out of scope, or quarantined: nothing vanishes."""
+    accounted = res.loaded + res.filtered + res.quarantined
+    if accounted != res.rows_read:
+        raise IngestError(path, f"{res.loader} read {res.rows_read:,} rows but accounts for {accounted:,} "
+                                f"(loaded {res.loaded:,}, filtered {res.filtered:,}, quarantined "
+                                f"{res.quarantined:,})")
 
 
 def _reason_list(checks: list[tuple[str, str]]) -> str:
@@ -218,8 +331,16 @@ def file_sha256(path: Path) -> str:
 
 
 def _is_gzip(path: Path) -> bool:
+    """Whether the file is gzip-compressed (its signature, not its name). A file named .gz
+    without the signature is refused as "not gzip" rather than read as text."""
     with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
+        return True
+    if path.name.lower().endswith(".gz") and magic:
+        raise IngestError(path, f"not gzip: named .gz but does not start with the gzip signature "
+                                f"(first bytes {magic.hex(' ')})")
+    return False
 
 
 def open_text(path: Path) -> io.TextIOBase:
@@ -236,7 +357,10 @@ def read_head(path: Path, size: int = 64 * 1024) -> str:
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
     except UnicodeDecodeError as e:
-        raise IngestError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from e
+        with (gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")) as raw:
+            data = raw.read(size * 4 + 8)
+        problem = _not_utf8(data) if data else "not UTF-8 text"
+        raise IngestError(path, problem) from e
 
 
 def csv_header(head: str) -> list[str] | None:
@@ -249,25 +373,167 @@ def csv_header(head: str) -> list[str] | None:
         return None
 
 
-def read_csv_text(path: Path, header: list[str]) -> pa.Table:
-    """Every column as text plus __line (the 1-based line in the file; the header is line 1),
-    so typing errors become quarantine rows instead of a failed file."""
+def read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed when it is gzip."""
     try:
-        stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
-        with stream:
-            table = pacsv.read_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=8 << 20),
-                convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}),
-            )
+        if _is_gzip(path):
+            return gzip.decompress(path.read_bytes())
+        return path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
+
+
+@dataclass
+class CsvRecords:
+    """A CSV file read as text and counted.
+
+    `table` holds every column as text plus __line (the 1-based line of the record; the header
+    is line 1). `unparsed` lists the lines that are not records of the header's shape (ragged
+    rows, an unbalanced quote) as (line, reason, text): the loader quarantines them, so a line
+    never vanishes. `data_lines` counts the non-blank lines after the header: every one of them
+    is either a row of `table` or an entry of `unparsed`."""
+    table: pa.Table
+    unparsed: list[tuple[int | None, str, str]]
+    data_lines: int
+
+
+def read_csv_records(path: Path, header: list[str]) -> CsvRecords:
+    data = read_bytes(path)
+    return _parse_counted(path, data, header, [])
+
+
+def read_csv_text(path: Path, header: list[str]) -> pa.Table:
+    """The records as an all-text table (see CsvRecords; unparsed lines are left out)."""
+    return read_csv_records(path, header).table
+
+
+def _parse_counted(path: Path, data: bytes, header: list[str],
+                   unparsed: list[tuple[int | None, str, str]]) -> CsvRecords:
+    """Parse, then check that every data line is a record or was reported: pyarrow swallows
+    the lines after an unbalanced quote into one field without a word, so the count of
+    records is compared with the count of lines. Quoted values spanning lines do not occur in
+    these sources; a line with an odd number of quotes is quarantined and the rest re-parsed."""
+    ragged: list[tuple[str, int]] = []
+    table = _pyarrow_csv(path, data, header, ragged)
+    fast = _one_record_per_line(data, table, ragged)
+    if fast is not None:
+        return CsvRecords(fast, unparsed, table.num_rows)
+    lines = _LineIndex(data)
+    data_rows = lines.data_rows()
+    bad = lines.locate([t for t, _ in ragged])
+    rows = np.setdiff1d(data_rows, np.array([i for i in bad if i is not None], np.int64))
+    if len(rows) == table.num_rows and None not in bad:
+        for (text, fields), idx in zip(ragged, bad):
+            unparsed.append((idx + 1, f"ragged row: {fields} field(s) where the header has {len(header)}", text))
+        table = table.append_column("__line", pa.array(rows + 1, pa.int64()))
+        n_data = len(data_rows) + sum(1 for u in unparsed if u[1].startswith("unbalanced quote"))
+        return CsvRecords(table, sorted(unparsed, key=lambda u: u[0] or 0), n_data)
+    # A "ragged row" that is no line of the file spans lines: a quote opened and not closed.
+    odd = [i for i in lines.odd_quote_lines() if i > 0]
+    if not odd or any(u[1].startswith("unbalanced quote") for u in unparsed):
+        raise IngestError(path, f"the CSV parser read {table.num_rows:,} records from {len(rows):,} "
+                                f"data lines (a quoted value spanning lines?)")
+    for i in odd:
+        unparsed.append((i + 1, "unbalanced quote (\"): the line is not a record", lines.text(i)))
+    return _parse_counted(path, lines.without(odd), header, unparsed)
+
+
+def _one_record_per_line(data: bytes, table: pa.Table, ragged: list) -> pa.Table | None:
+    """The common case, checked without indexing lines: no blank or ragged line, and one
+    record per line after the header. None when the slow path must count line by line."""
+    if ragged or b"\n\n" in data or b"\n\r\n" in data:
+        return None
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines - 1 != table.num_rows:
+        return None
+    return table.append_column("__line", pa.array(range(2, table.num_rows + 2), pa.int64()))
+
+
+def _pyarrow_csv(path: Path, data: bytes, header: list[str], ragged: list) -> pa.Table:
+    def on_invalid(row) -> str:          # a row with the wrong number of fields
+        ragged.append((row.text, row.actual_columns))
+        return "skip"
+    try:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}),
+        )
     except pa.ArrowInvalid as e:
         msg = str(e)
         if "UTF8" in msg or "utf8" in msg.lower():
-            raise IngestError(path, "not UTF-8 text") from e
+            raise IngestError(path, _not_utf8(data)) from e
         raise IngestError(path, f"unparseable CSV: {msg.splitlines()[0]}") from e
-    except (OSError, EOFError) as e:
-        raise IngestError(path, f"cannot decompress/read ({e.__class__.__name__}: {e})") from e
-    return table.append_column("__line", pa.array(range(2, table.num_rows + 2), pa.int64()))
+
+
+def _not_utf8(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        return (f"not UTF-8 text: line {line}, byte 0x{data[e.start]:02x} ({e.reason}); "
+                f"re-save the file as UTF-8")
+    return "not UTF-8 text"
+
+
+class _LineIndex:
+    """Where each physical line of a file starts and ends (numpy over the bytes: fast)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        arr = np.frombuffer(data, np.uint8)
+        self.arr = arr
+        nl = np.flatnonzero(arr == 10)
+        self.nl = nl
+        self.starts = np.concatenate(([0], nl + 1)).astype(np.int64)
+        self.ends = np.concatenate((nl, [len(data)])).astype(np.int64)
+        if len(data) and data.endswith(b"\n"):          # no line after the last newline
+            self.starts, self.ends = self.starts[:-1], self.ends[:-1]
+        length = self.ends - self.starts
+        first = arr[np.minimum(self.starts, max(len(data) - 1, 0))] if len(data) else np.array([], np.uint8)
+        self.blank = (length == 0) | ((length == 1) & (first == 13))
+
+    def data_rows(self) -> np.ndarray:
+        """0-based indices of the non-blank lines after the header (pyarrow skips blank ones)."""
+        return np.flatnonzero(~self.blank[1:]) + 1
+
+    def locate(self, texts: list[str]) -> list[int | None]:
+        """The line index of each text (repeats take the next occurrence)."""
+        out, after = [], {}
+        for t in texts:
+            out.append(self._find_line(t.rstrip("\r").encode(), after))
+        return out
+
+    def _find_line(self, needle: bytes, after: dict) -> int | None:
+        """The next line (after the header) that is exactly `needle` (CR aside)."""
+        start = after.get(needle, int(self.ends[0]) if len(self.ends) else 0)
+        while True:
+            pos = self.data.find(b"\n" + needle, start)
+            if pos < 0:
+                return None
+            end = pos + 1 + len(needle)
+            start = end
+            if self.data[end:end + 1] in (b"", b"\n") or self.data[end:end + 2] == b"\r\n":
+                after[needle] = end
+                return int(np.searchsorted(self.nl, pos + 1))
+
+    def odd_quote_lines(self) -> list[int]:
+        counts = np.add.reduceat((self.arr == 34).astype(np.int32), self.starts) if len(self.arr) else []
+        # reduceat gives a wrong count for empty lines (start == next start): those have no quotes.
+        return [int(i) for i in np.flatnonzero((np.asarray(counts) % 2 == 1) & ~self.blank)]
+
+    def text(self, i: int) -> str:
+        return self.data[self.starts[i]:self.ends[i]].decode("utf-8", "replace").rstrip("\r")
+
+    def without(self, drop: list[int]) -> bytes:
+        """The data with these lines emptied (their newlines kept, so line numbers stay)."""
+        parts, pos = [], 0
+        for i in sorted(drop):
+            parts.append(self.data[pos:self.starts[i]])
+            pos = int(self.ends[i])
+        parts.append(self.data[pos:])
+        return b"".join(parts)
 
 
 def read_json(path: Path) -> Any:

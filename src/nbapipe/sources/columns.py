@@ -178,3 +178,29 @@ def sql(expression: str, *uses: str) -> Sql:
 def et_date(utc_ts: str) -> str:
     """The US Eastern date of a naive-UTC timestamp expression (game dates are Eastern)."""
     return f"CAST(timezone('America/New_York', CAST({utc_ts} AS TIMESTAMPTZ)) AS DATE)"
+
+
+# --- layouts by meaning ----------------------------------------------------------------------
+# Other names files give a loader's column: a loader that needs the key and finds none of its
+# own name takes the first synonym the file has (and does not itself need under that name).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "over_odds": ("over_price", "over_american", "odds_over"),
+    "under_odds": ("under_price", "under_american", "odds_under"),
+    "over_price": ("over_odds",),
+    "under_price": ("under_odds",),
+    "event_id": ("odds_api_event_id", "oddsapi_event_id"),
+    "game_date_et": ("game_date", "event_date", "date"),
+    "event_date": ("game_date_et", "game_date", "date"),
+    "commence_time": ("game_time", "tipoff_utc", "start_time_utc", "tip_off_utc"),
+    "game_time": ("commence_time", "tipoff_utc", "start_time_utc", "tip_off_utc"),
+    "snapshot_utc": ("snapshot_at", "snapshot_time", "snapshot_timestamp"),
+    "bookmaker": ("book", "sportsbook", "bookmaker_key"),
+    "player": ("player_name", "description"),
+    "player_name": ("player",),
+    "line": ("point", "points_line"),
+}
+# A long layout: one row per side, the side's name and its American price.
+LONG_SIDE = ("side", "outcome", "over_under")
+LONG_PRICE = ("american_odds", "odds", "price")
+# The wide columns a long file's sides become (the loader's own names).
+PRICE_PAIRS = (("over_odds", "under_odds"), ("over_price", "under_price"))

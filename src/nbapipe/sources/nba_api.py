@@ -17,19 +17,45 @@ GAME_LOG_STATS = {
     "offensive_rebounds": "OREB", "defensive_rebounds": "DREB", "total_rebounds": "REB",
     "assists": "AST", "steals": "STL", "blocks": "BLK", "turnovers": "TOV", "personal_fouls": "PF",
 }
-# 'BOS vs. NYK' is BOS at home, 'BOS @ NYK' is BOS away; the opponent is the last word.
+# 'BOS vs. NYK' is BOS at home, 'BOS @ NYK' is BOS away. Read both teams from the text, never
+# assume its first team is the row's: for neutral-site games NBA.com writes the matchup from
+# the other team's side on one of the two rows ('MIA @ WAS' on the WAS row of the 2024-11-02
+# game in Mexico City). The schedule then decides home and away where it has the game
+# (contracts.agrees_with_schedule).
 MATCHUP_OPPONENT = "regexp_extract({}, '(\\S+)\\s*$', 1)"
+MATCHUP_FIRST = "regexp_extract({}, '^\\s*(\\S+)', 1)"
 MATCHUP_HOME_AWAY = "CASE WHEN {} LIKE '%@%' THEN 'away' WHEN {} LIKE '%vs%' THEN 'home' END"
 
 
-def game_keys_from_matchup(team: str = "team_abbr", opp: str = "opponent_team_abbr") -> dict[str, str]:
-    away = f"CASE WHEN home_away = 'home' THEN {opp} ELSE {team} END"
-    home = f"CASE WHEN home_away = 'home' THEN {team} ELSE {opp} END"
-    return {"game_id": ids.game_id_sql("game_date", away, home)}
+def matchup_columns(src: str = "MATCHUP") -> dict:
+    """Stage-1 columns of a matchup text: its first team, its last team and its separator."""
+    return {
+        "_m_first": Team(src, pre=MATCHUP_FIRST, required=True),
+        "_m_last": Team(src, pre=MATCHUP_OPPONENT, required=True),
+        "_m_side": Text(src, pre=MATCHUP_HOME_AWAY.replace("{}", "{0}")),
+    }
+
+
+_M_AWAY = "CASE _m_side WHEN 'away' THEN _m_first WHEN 'home' THEN _m_last END"
+_M_HOME = "CASE _m_side WHEN 'away' THEN _m_last WHEN 'home' THEN _m_first END"
+MATCHUP_CHECKS = [
+    ("_m_side IS NULL", "'matchup is neither \"A @ B\" nor \"A vs. B\"'"),
+    (f"team_abbr NOT IN ({_M_AWAY}, {_M_HOME})",
+     f"'team ' || team_abbr || ' is not in matchup ' || {_M_AWAY} || ' @ ' || {_M_HOME}"),
+]
+
+
+def game_keys_from_matchup(team: str = "team_abbr") -> dict[str, str]:
+    """home_away, opponent and game_id of the row's team in the matchup's game."""
+    return {
+        "home_away": f"CASE WHEN {team} = {_M_HOME} THEN 'home' WHEN {team} = {_M_AWAY} THEN 'away' END",
+        "opponent_team_abbr": f"CASE WHEN {team} = {_M_HOME} THEN {_M_AWAY} ELSE {_M_HOME} END",
+        "game_id": ids.game_id_sql("game_date", _M_AWAY, _M_HOME),
+    }
 
 
 team_game_logs = Loader(
-    name="nba_api_team_game_logs", family=FAMILY, table="nba_raw.nbac_team_game_logs",
+    name="nba_api_team_game_logs", family=FAMILY, table="nba_raw.nbac_team_game_logs", version=2,
     description="NBA.com LeagueGameFinder team rows (preseason and All-Star rows filtered)",
     signature=frozenset({"SEASON_ID", "TEAM_ABBREVIATION", "GAME_ID", "MATCHUP"}),
     absent=frozenset({"PLAYER_ID"}),
@@ -39,8 +65,7 @@ team_game_logs = Loader(
         "nba_game_id": NbaGameId("GAME_ID", required=True),
         "game_date": Date("GAME_DATE", required=True),
         "team_abbr": Team("TEAM_ABBREVIATION", required=True),
-        "opponent_team_abbr": Team("MATCHUP", pre=MATCHUP_OPPONENT, required=True),
-        "home_away": Text("MATCHUP", pre=MATCHUP_HOME_AWAY.replace("{}", "{0}")),
+        **matchup_columns("MATCHUP"),
         "_wl": Text("WL"),
         "minutes": Int("MIN"),
         **{t: Int(s) for t, s in GAME_LOG_STATS.items()},
@@ -52,6 +77,7 @@ team_game_logs = Loader(
         "game_type": ids.game_type_sql("nba_game_id"),
         "win_flag": "CASE _wl WHEN 'W' THEN true WHEN 'L' THEN false END",
     },
+    checks=MATCHUP_CHECKS,
     # SEASON_ID's first digit: 2 regular, 4 playoffs, 5 play-in, 6 IST final; 1 preseason
     # and 3 All-Star are not league games.
     where="substr(_season_id, 1, 1) IN ('2', '4', '5', '6')",
@@ -85,7 +111,7 @@ schedule = Loader(
 )
 
 player_game_logs = Loader(
-    name="nba_api_player_game_logs", family=FAMILY, table="nba_raw.nbac_player_boxscores",
+    name="nba_api_player_game_logs", family=FAMILY, table="nba_raw.nbac_player_boxscores", version=2,
     description="NBA.com PlayerGameLog rows (selected players only)",
     signature=frozenset({"player_id", "matchup", "threes_made", "pts"}),
     optional=frozenset({"game_id", "plus_minus"}),
@@ -93,8 +119,7 @@ player_game_logs = Loader(
         "nba_game_id": NbaGameId("game_id"),
         "game_date": Date("date", required=True),
         "team_abbr": Team("team", required=True),
-        "opponent_team_abbr": Team("matchup", pre=MATCHUP_OPPONENT, required=True),
-        "home_away": Text("matchup", pre=MATCHUP_HOME_AWAY.replace("{}", "{0}")),
+        **matchup_columns("matchup"),
         "player_name": Text("player", required=True),
         "nba_player_id": Text("player_id"),
         "minutes_played": Num("minutes", minimum=0),
@@ -112,6 +137,7 @@ player_game_logs = Loader(
                        f"{ids.season_year_from_date_sql('game_date')})",
         "game_type": ids.game_type_sql("nba_game_id"),
     },
+    checks=MATCHUP_CHECKS,
 )
 
 LOADERS = [schedule, team_game_logs, player_game_logs]

@@ -14,7 +14,7 @@ from typing import Any
 from nbapipe import ids
 from nbapipe.sources import bbref
 from nbapipe.sources.columns import Bool, Date, Int, NbaGameId, Num, Team, Text, Timestamp, et_date
-from nbapipe.sources.nba_api import GAME_LOG_STATS, MATCHUP_HOME_AWAY, MATCHUP_OPPONENT, game_keys_from_matchup
+from nbapipe.sources.nba_api import GAME_LOG_STATS, MATCHUP_CHECKS, game_keys_from_matchup, matchup_columns
 from nbapipe.sources.native import (Minutes, is_stats_resource, json_loader, result_set_records,
                                     shot_zone_sql)
 
@@ -100,7 +100,7 @@ player_boxscore = json_loader(
 # --- leaguegamelog resource (player rows) ---------------------------------------------------
 
 player_game_log = json_loader(
-    name="nbac_leaguegamelog_players", family="nbac_gamelog", table="nba_raw.nbac_player_boxscores",
+    name="nbac_leaguegamelog_players", family="nbac_gamelog", table="nba_raw.nbac_player_boxscores", version=2,
     description="NBA.com leaguegamelog resource, player rows (whole minutes; preseason and "
                 "All-Star rows filtered)",
     matches=lambda doc: is_stats_resource(doc, "leaguegamelog", "LeagueGameLog",
@@ -111,8 +111,7 @@ player_game_log = json_loader(
         "nba_game_id": NbaGameId("GAME_ID", required=True),
         "game_date": Date("GAME_DATE", required=True),
         "team_abbr": Team("TEAM_ABBREVIATION", required=True),
-        "opponent_team_abbr": Team("MATCHUP", pre=MATCHUP_OPPONENT, required=True),
-        "home_away": Text("MATCHUP", pre=MATCHUP_HOME_AWAY.replace("{}", "{0}")),
+        **matchup_columns("MATCHUP"),
         "player_name": Text("PLAYER_NAME", required=True),
         "nba_player_id": Text("PLAYER_ID"),
         "minutes_played": Minutes("MIN"),
@@ -125,7 +124,7 @@ player_game_log = json_loader(
         "season_year": ids.season_year_from_nba_id_sql("nba_game_id"),
         "game_type": ids.game_type_sql("nba_game_id"),
     },
-    checks=[bbref.HOME_AWAY_CHECK],
+    checks=MATCHUP_CHECKS,
     # SEASON_ID's first digit as in the team game logs: 1 preseason and 3 All-Star are not
     # league games.
     where="substr(_season_id, 1, 1) IN ('2', '4', '5', '6')",

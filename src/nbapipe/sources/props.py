@@ -54,6 +54,21 @@ def game_id(date_sql: str) -> str:
     return ids.game_id_sql(date_sql, "away_team_abbr", "home_team_abbr")
 
 
+def slate_start(date_col: str) -> str:
+    """00:00 US Eastern of a slate's date, as naive UTC: the stand-in snapshot time of a line
+    whose file gives none (every line of a slate was listed on its date, so no later)."""
+    return f"CAST(timezone('America/New_York', CAST({date_col} AS TIMESTAMP)) AS TIMESTAMP)"
+
+
+def snapshot_or_slate(*snapshot_cols: str, date_col: str) -> dict[str, str]:
+    """snapshot_at from the first snapshot column the row has, else the slate's start, with
+    snapshot_imputed saying which: a missing optional time never quarantines a line. The
+    points-line chain uses an imputed line only where that start is before a known tip-off."""
+    known = ", ".join(snapshot_cols)
+    return {"snapshot_at": f"coalesce({known}, {slate_start(date_col)})",
+            "snapshot_imputed": f"coalesce({known}) IS NULL"}
+
+
 def first_of_identical(*cols: str) -> str:
     """Scope filter that keeps the first of rows identical in every loaded column: an exact
     repeat adds nothing, so it is counted as filtered instead of quarantined as a clash."""
@@ -70,25 +85,52 @@ def _line_columns(player: str, over: str, under: str) -> dict:
 
 # --- The Odds API, points 2024 -----------------------------------------------------------------
 
-points_2024 = Loader(
-    name="odds_api_points_csv", family=FAMILY, table=POINTS_TABLE,
-    description="The Odds API points lines, one row per event, book, player and line (2024 layout)",
-    signature=frozenset({"game_date_et", "home_nba", "away_nba", "bookmaker", "player", "line",
-                         "is_main_line", "market_last_update"}),
-    optional=frozenset({"commence_time", "event_id"}),
-    columns={
+POINTS_2024_SIGNATURE = frozenset({"game_date_et", "home_nba", "away_nba", "bookmaker", "player", "line",
+                                   "is_main_line"})
+# A `market` column, when the file has one, routes its rows: points to the points table, every
+# other market to the all-markets table (odds_api_markets_csv).
+POINTS_MARKETS = ("player_points", "points")
+_IS_POINTS = f"lower(_market) IN {POINTS_MARKETS}"
+
+
+def _points_2024_columns(line_col: str) -> dict:
+    return {
         "game_date": Date("game_date_et", required=True),
         "event_id": Text("event_id"),
         "commence_time": Timestamp("commence_time"),          # empty for the oldest snapshot
-        "snapshot_at": Timestamp("market_last_update", required=True),
+        "_market_update": Timestamp("market_last_update"),
         "bookmaker": Text("bookmaker", required=True, pre=BOOKMAKER),
         "away_team_abbr": Team("away_nba", required=True),
         "home_team_abbr": Team("home_nba", required=True),
-        "points_line": Num("line", required=True, minimum=0),
+        line_col: Num("line", required=True, minimum=0),
         "is_main_line": Bool("is_main_line"),                 # BetRivers/Unibet post ladders
+        "_market": Text("market"),
         **_line_columns("player", "over_odds", "under_odds"),
-    },
-    derived={"game_id": game_id("game_date"), "player_lookup": LOOKUP},
+    }
+
+
+_POINTS_2024_DERIVED = {"game_id": game_id("game_date"), "player_lookup": LOOKUP,
+                        **snapshot_or_slate("_market_update", date_col="game_date")}
+
+points_2024 = Loader(
+    name="odds_api_points_csv", family=FAMILY, table=POINTS_TABLE,
+    description="The Odds API points lines, one row per event, book, player and line (2024 layout)",
+    signature=POINTS_2024_SIGNATURE,
+    optional=frozenset({"commence_time", "event_id", "market_last_update", "market"}),
+    columns=_points_2024_columns("points_line"),
+    derived=_POINTS_2024_DERIVED,
+    where=f"_market IS NULL OR {_IS_POINTS}",
+)
+
+markets_2024 = Loader(
+    name="odds_api_markets_csv", family=FAMILY, table=PROPS_TABLE,
+    description="The 2024 layout with a market column: every market except points",
+    signature=POINTS_2024_SIGNATURE | {"market"},
+    optional=frozenset({"commence_time", "event_id", "market_last_update"}),
+    columns={**_points_2024_columns("line"), "_market": Text("market", required=True)},
+    derived={**_POINTS_2024_DERIVED, "market": "_market"},
+    # A row without a market is the points loader's (a points-only file has no market column).
+    where=f"_market IS NOT NULL AND NOT {_IS_POINTS}",
 )
 
 
@@ -145,11 +187,13 @@ snapshot_markets = Loader(
 threes = Loader(
     name="odds_api_threes_csv", family=FAMILY, table=PROPS_TABLE,
     description="The Odds API threes-made lines, one snapshot per slate",
-    signature=frozenset({"slate_date", "player", "game", "game_time", "market", "line", "bookmaker",
-                         "market_last_update"}),
+    signature=frozenset({"slate_date", "player", "game", "game_time", "market", "line", "bookmaker"}),
+    optional=frozenset({"market_last_update", "bookmaker_last_update"}),
     columns={
+        "_slate_date": Date("slate_date", required=True),
         "commence_time": Timestamp("game_time", required=True),
-        "snapshot_at": Timestamp("market_last_update", required=True),
+        "_market_update": Timestamp("market_last_update"),
+        "_book_update": Timestamp("bookmaker_last_update"),
         "market": Text("market", required=True),
         "bookmaker": Text("bookmaker", required=True, pre=BOOKMAKER),
         "away_team_abbr": Team("game", required=True, pre=AWAY_OF_GAME),
@@ -160,7 +204,8 @@ threes = Loader(
     derived={"game_date": _SNAPSHOT_DATE, "game_id": game_id(_SNAPSHOT_DATE), "player_lookup": LOOKUP,
              # The player_threes market holds one line per book and player (alternates are a
              # separate market the file does not have), so every row is the main line.
-             "is_main_line": "true"},
+             "is_main_line": "true",
+             **snapshot_or_slate("_market_update", "_book_update", date_col="_slate_date")},
 )
 
 
@@ -274,4 +319,4 @@ betfinder = Loader(
     where="_market = 'points_ou'",
 )
 
-LOADERS = [points_2024, snapshot_points, snapshot_markets, threes, pra, betfinder]
+LOADERS = [points_2024, markets_2024, snapshot_points, snapshot_markets, threes, pra, betfinder]

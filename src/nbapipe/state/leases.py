@@ -225,7 +225,7 @@ def _wait_turn(st: StateStore, name: str, holder: Holder, ttl: float, wait: floa
                 told = other["holder"]
             if deadline is not None and time.monotonic() > deadline:
                 raise LeaseTimeout(f"lease {name!r} is held by {describe(other)}")
-            time.sleep(poll)
+            cancel.sleep(poll)       # a stop request ends the wait (SIGINT, SIGTERM)
     except BaseException:
         # Timed out or interrupted: stop waiting at once, or others would wait behind us (a
         # store that cannot be reached lets the waiter row lapse at its expiry instead).

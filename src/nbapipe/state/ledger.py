@@ -10,11 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
 from nbapipe.config import host_name
+from nbapipe.config import host_name
+from nbapipe.state.leases import process_gone
 from nbapipe.state.store import StateStore, retried, upsert
 
 STATUSES = ("success", "partial", "no_games", "bootstrap_skip", "warmup", "upstream_missing", "failed")
@@ -109,6 +113,17 @@ def latest_map(st: StateStore, **kw) -> dict[tuple[str, dt.date], dict]:
 
 
 # --- runs (for progress, rate and ETA) ---------------------------------------------------------
+#
+# A run's status: running, then success | failed (a unit failed) | interrupted (SIGINT, SIGTERM
+# or a lost lease stopped it; its units in flight left as they were) | crashed (an error ended
+# it, or its process vanished without closing the row: SIGKILL, a lost machine; the next
+# command that reads the runs closes it, see close_dead_runs).
+
+RUN_STATUSES = ("running", "success", "failed", "interrupted", "crashed")
+# A running run renews runs.updated_at this often (a thread of its own, so a long statement
+# does not stop it), and one on another host that has not for RUN_LAPSE_SECONDS is dead.
+RUN_HEARTBEAT_SECONDS = 10.0
+RUN_LAPSE_SECONDS = 300.0
 
 @retried
 def start_run(st: StateStore, run_id: str, command: str, phases: str, start: dt.date | None,
@@ -132,3 +147,75 @@ def finish_run(st: StateStore, run_id: str, status: str) -> None:
     with st.tx() as con:
         con.execute("UPDATE runs SET status = ?, finished_at = ?, updated_at = ? WHERE run_id = ?",
                     [status, now_iso(), now_iso(), run_id])
+
+
+class RunHeartbeat(threading.Thread):
+    """Renews a running run's updated_at from its own connection until stopped, so that its
+    liveness is known on every host (a process on another host cannot be asked)."""
+
+    def __init__(self, st: StateStore, run_id: str, every: float = RUN_HEARTBEAT_SECONDS):
+        super().__init__(daemon=True, name=f"run-heartbeat-{run_id}")
+        self.st, self.run_id, self.every = st, run_id, every
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        st = None
+        try:
+            st = self.st.reopen()
+            while not self.stop_event.wait(self.every):
+                try:
+                    with st.tx() as con:
+                        con.execute("UPDATE runs SET updated_at = ? WHERE run_id = ? AND status = 'running'",
+                                    [now_iso(), self.run_id])
+                except Exception:       # a state store outage: beat again next time
+                    pass
+        except Exception:
+            pass                        # no connection: the run's own updates still go on
+        finally:
+            if st is not None:
+                st.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+def run_dead(row: dict, now: dt.datetime | None = None) -> bool:
+    """A run row still `running` whose process is gone: on this host, its pid is not alive;
+    on another, its heartbeat (updated_at) lapsed."""
+    if row.get("host") == host_name() and row.get("pid"):
+        return process_gone(row["host"], row["pid"])
+    try:
+        updated = dt.datetime.fromisoformat(row["updated_at"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return (now - updated).total_seconds() > RUN_LAPSE_SECONDS
+
+
+def close_dead_runs(st: StateStore) -> list[dict]:
+    """Close the runs whose process died without closing them (status crashed, finished_at
+    now) and return them. Commands that read the runs call it first: one SELECT over the
+    runs still marked running (a handful), one UPDATE only when one is dead. A read-only
+    store is left as it is (the dead runs are only returned)."""
+    dead = [r for r in st.rows("SELECT * FROM runs WHERE status = 'running'") if run_dead(r)]
+    if dead and not is_read_only(st):
+        stamp = now_iso()
+        try:
+            with st.tx() as con:
+                con.executemany("UPDATE runs SET status = 'crashed', finished_at = ?, updated_at = ? "
+                                "WHERE run_id = ? AND status = 'running'",
+                                [[stamp, stamp, r["run_id"]] for r in dead])
+        except sqlite3.OperationalError as e:   # a read-only file or mount opened for writing
+            if "readonly" not in str(e).replace("-", "").lower():
+                raise
+    return dead
+
+
+def is_read_only(st: StateStore) -> bool:
+    """A store opened for reading only (SQLite query_only, a PostgreSQL read-only session)."""
+    if getattr(st, "is_read_only", False) or getattr(st, "_read_only", False):
+        return True
+    if st.kind == "sqlite":
+        return bool(st.scalar("PRAGMA query_only"))
+    return False

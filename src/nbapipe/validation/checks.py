@@ -1,6 +1,6 @@
 """`nbapipe checks`: the backfill guide's pre-flight verification, adapted to this system.
 
-Fourteen checks, each PASS, WARN, FAIL or SKIP (SKIP: its prerequisite failed, or --quick).
+Fifteen checks, each PASS, WARN, FAIL or SKIP (SKIP: its prerequisite failed, or --quick).
 A part of the system that does not exist yet (detected by import or registry, never assumed)
 is a WARN saying "not built yet", so the check becomes a real one when the part lands.
 Exit code: 0 all pass, 1 a failure, 2 only warnings (the guide's script convention).
@@ -239,6 +239,36 @@ def check_raw_completeness(ctx: Context) -> Result:
                                             f"game dates of {', '.join(ctx.seasons)}", notes)
 
 
+def check_contracts(ctx: Context) -> Result:
+    """ingest contracts: the table rules hold over the scope; rows refused or corrected per rule"""
+    if not (ctx.warehouse_ok and ctx.cal):
+        return _skip("ingest contracts", "needs the warehouse and the calendar")
+    from nbapipe.sources import quarantine
+    from nbapipe.sources.contracts import suspect_dates
+    with ctx.ws.reader() as wh:
+        suspects = suspect_dates(wh, ctx.start, ctx.end)
+        per_rule: dict[str, list[int]] = {}
+        for r in quarantine.summary(wh):
+            n = per_rule.setdefault(r["rule"], [0, 0])
+            n[0] += r["quarantined"]
+            n[1] += r["corrected"]
+    by_season: dict[str, set[str]] = {}
+    for s in suspects:
+        for d in s["dates"]:
+            by_season.setdefault(ctx.cal.season_of(dt.date.fromisoformat(d)), set()).add(d)
+    details = [f"{s['detail']} on {date_runs(s['dates'])}" for s in suspects] + \
+              [f"season {season}: {len(ds)} suspect dates ({date_runs(sorted(ds))})" for season, ds in sorted(by_season.items())] + \
+              [f"rule {rule}: {q} quarantined, {c} corrected" for rule, (q, c) in sorted(per_rule.items())]
+    if suspects:
+        dates = sorted({d for s in suspects for d in s["dates"]})
+        return Result("ingest contracts", FAIL, f"{len(dates)} suspect dates break a table rule "
+                                                f"({', '.join(s['detail'].split(':')[0][9:] for s in suspects)}): {date_runs(dates)}",
+                      details)
+    rows = sum(q for q, _ in per_rule.values())
+    return Result("ingest contracts", PASS, f"table rules hold on every date of {', '.join(ctx.seasons)}; "
+                                            f"{rows} rows quarantined at ingest (`nbapipe quarantine list`)", details)
+
+
 def check_fallbacks(ctx: Context) -> Result:
     """fallback sources: every member of every fallback chain is configured"""
     if not ctx.warehouse_ok:
@@ -368,6 +398,6 @@ def _holder(ctx: Context) -> str:
 
 
 CHECKS = (check_environment, check_state_store, check_warehouse, check_datasets, check_calendar,
-          check_event_topics, check_raw_completeness, check_fallbacks, check_phase3_state,
+          check_event_topics, check_raw_completeness, check_contracts, check_fallbacks, check_phase3_state,
           check_phase4_state, check_entry_points, check_phase3_dry_run,
           check_phase4_dry_run, check_monitor)

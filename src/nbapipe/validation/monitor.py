@@ -7,10 +7,8 @@ admits no reader beside a writer."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from nbapipe.calendar import Calendar
-from nbapipe.config import host_name
 from nbapipe.state import leases, ledger
 from nbapipe.validation.coverage import processor_coverage
 
@@ -26,6 +24,7 @@ def snapshot(st, cal: Calendar, start: dt.date, end: dt.date, failures: int = 10
         rows = processor_coverage(st, cal, max(lo, start), min(hi, end), latest=latest)
         seasons.append({"season": season, "phases": _by_phase([_progress(t) for t in rows])})
     phases = _by_phase(tables)
+    dead = ledger.close_dead_runs(st)       # a run killed without closing its row is crashed
     runs = active_runs(st)
     rate = _phase_rates(st, runs, phases)
     return {
@@ -39,7 +38,7 @@ def snapshot(st, cal: Calendar, start: dt.date, end: dt.date, failures: int = 10
         # Phases run one after another at their own speed (Phase 5 trains models): the ETA is
         # the sum of each phase's remaining units over that phase's rate, not one overall rate.
         "eta_s": _eta(phases, runs) if runs else None,
-        "last_run": last_run(st),
+        "last_run": last_run(st, dead),
         "failures": recent_failures(latest, failures),
         "leases": leases.current(st),
     }
@@ -153,24 +152,23 @@ def recomputes(st, run_id: str) -> bool:
 
 
 def _alive(run: dict) -> bool:
-    """A run whose process on this host is gone crashed (its row still says running)."""
-    if run["host"] != host_name() or not run["pid"]:
-        return True
-    try:
-        os.kill(run["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+    """A run whose process is gone (ledger.run_dead) crashed, though its row may say running."""
+    return not ledger.run_dead(run)
 
 
-def last_run(st) -> dict | None:
-    r = st.rows("SELECT r.*, (SELECT count(*) FROM run_ledger l WHERE l.run_id = r.run_id) AS units "
-                "FROM runs r WHERE status <> 'running' ORDER BY finished_at DESC LIMIT 1")
-    if not r:
+def last_run(st, dead: list[dict] = ()) -> dict | None:
+    """The run that ended last. A dead run a read-only store could not close (`dead`, from
+    ledger.close_dead_runs) counts as crashed when its heartbeat stopped."""
+    units = "(SELECT count(*) FROM run_ledger l WHERE l.run_id = r.run_id) AS units"
+    rows = st.rows(f"SELECT r.*, {units} FROM runs r WHERE status <> 'running' ORDER BY finished_at DESC LIMIT 1")
+    ids = [d["run_id"] for d in dead]
+    if ids:
+        rows += [dict(r, status="crashed", finished_at=r["updated_at"]) for r in st.rows(
+            f"SELECT r.*, {units} FROM runs r WHERE status = 'running' AND run_id IN ({','.join('?' * len(ids))})", ids)
+            if r["updated_at"] and r["started_at"]]
+    if not rows:
         return None
-    r = r[0]
+    r = max(rows, key=lambda x: x["finished_at"] or "")
     secs = (dt.datetime.fromisoformat(r["finished_at"]) - dt.datetime.fromisoformat(r["started_at"])).total_seconds()
     return {"run_id": r["run_id"], "command": r["command"], "status": r["status"], "units": r["units"],
             "seconds": round(secs, 1), "finished_at": r["finished_at"],

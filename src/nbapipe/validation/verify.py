@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 
 from nbapipe import processors as registry
 from nbapipe.engines import Engine, engine_session
+from nbapipe.sources.contracts import suspect_dates
 from nbapipe.state import ledger
 from nbapipe.validation.coverage import dates_with_rows, processor_coverage, window
 from nbapipe.validation.preflight import load_calendar
@@ -124,6 +125,8 @@ def verify(ws: Workspace, start: dt.date, end: dt.date, phases: list[int] | None
         for p in procs:
             if wh.table_exists(p.table):
                 problems += _duplicates(wh, p, start, end) + _rules(wh, p, start, end) + _spots(wh, p, start, end)
+        # The ingest contracts' table rules over the raw tables: dates whose inputs are suspect.
+        problems += [Problem(**x) for x in suspect_dates(duck, start, end)]
     return {**window(cal, start, end), "phases": phases, "ok": not problems,
             "problems": [x.as_dict() for x in problems],
             "tables": [{k: t[k] for k in ("table", "processor", "phase", "expected", "present", "rows")}

@@ -61,6 +61,9 @@ class Warehouse:
         self.con = con
         self.path = path
         self.read_only = read_only
+        # A stop request (Ctrl-C, SIGTERM, a lapsed lease) interrupts the statement in flight
+        # (cursors of parallel processors are Warehouses too, so each is registered).
+        cancel.register(con)
 
     # --- reading -------------------------------------------------------------------------
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> list[tuple]:
@@ -68,9 +71,13 @@ class Warehouse:
         # may no longer hold the warehouse lease writes nothing more.
         cancel.check()
         # DuckDB 2 refuses new work on a connection with an undrained result: always drain.
-        cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-        self._description = cur.description
-        return cur.fetchall() if cur.description else []
+        try:
+            cur = self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            self._description = cur.description
+            return cur.fetchall() if cur.description else []
+        except Exception:
+            cancel.check()      # the statement was interrupted: the stop, not an error of the SQL
+            raise
 
     def rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
         """Run a query, return a list of dicts (column name -> value)."""
@@ -106,10 +113,13 @@ class Warehouse:
         self.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")     # even when stopping (_run would refuse it)
+            try:
+                self.con.execute("ROLLBACK")    # not self.execute: it refuses after a stop request
+            except duckdb.Error:
+                pass                            # an interrupted statement already aborted it
             raise
-        self.execute("COMMIT")
 
     def replace_slices(self, table: str, slice_col: str, dates: Sequence[dt.date],
                        select_sql: str, params: Sequence[Any] | dict | None = None) -> None:
@@ -131,6 +141,7 @@ class Warehouse:
             f"WHERE {slice_col} IN (SELECT d FROM _slice_dates)", params)
 
     def close(self) -> None:
+        cancel.unregister(self.con)
         self.con.close()
 
 
@@ -213,9 +224,8 @@ def open_warehouse(path: Path | None, read_only: bool = False, *, on_busy: Calla
         con = connect_when_free(path, on_busy, wait)
     else:
         con = _connect(path, read_only, sealed)
-    cancel.register(con)        # a stop request interrupts the statement in flight
+    wh = Warehouse(con, path, read_only)
     try:
-        yield Warehouse(con, path, read_only)
+        yield wh
     finally:
-        cancel.unregister(con)
-        con.close()
+        wh.close()

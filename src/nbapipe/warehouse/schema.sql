@@ -302,7 +302,8 @@ CREATE TABLE IF NOT EXISTS nba_raw.odds_api_player_points_props (
     home_team_abbr     VARCHAR,
     data_source        VARCHAR,
     source_file        VARCHAR,
-    ingested_at        TIMESTAMP
+    ingested_at        TIMESTAMP,
+    snapshot_imputed   BOOLEAN      -- snapshot_at not in the file: the slate's date (00:00 ET) stands in
 );
 
 -- key: game_id, bookmaker, player_lookup, snapshot_at, points_line, data_source
@@ -323,7 +324,8 @@ CREATE TABLE IF NOT EXISTS nba_raw.bettingpros_player_points_props (
     home_team_abbr     VARCHAR,
     data_source        VARCHAR,
     source_file        VARCHAR,
-    ingested_at        TIMESTAMP
+    ingested_at        TIMESTAMP,
+    snapshot_imputed   BOOLEAN      -- snapshot_at not in the file: the slate's date (00:00 ET) stands in
 );
 
 -- key: game_id, market, bookmaker, player_lookup, snapshot_at, line, data_source
@@ -345,7 +347,8 @@ CREATE TABLE IF NOT EXISTS nba_raw.odds_api_player_props (
     home_team_abbr     VARCHAR,
     data_source        VARCHAR,
     source_file        VARCHAR,
-    ingested_at        TIMESTAMP
+    ingested_at        TIMESTAMP,
+    snapshot_imputed   BOOLEAN      -- snapshot_at not in the file: the slate's date (00:00 ET) stands in
 );
 
 -- key: game_id, bookmaker, snapshot_at, data_source
@@ -455,4 +458,16 @@ CREATE TABLE IF NOT EXISTS nba_reference.team_code_crosswalk (
     data_source        VARCHAR,
     source_file        VARCHAR,
     ingested_at        TIMESTAMP
+);
+
+-- key: source_sha256, loader, line, rule
+CREATE TABLE IF NOT EXISTS nba_raw.contract_corrections (
+    source_file        VARCHAR,
+    source_sha256      VARCHAR,
+    loader             VARCHAR,
+    target_table       VARCHAR,
+    line               INTEGER,     -- as in nba_raw.quarantine
+    rule               VARCHAR,     -- the contract rule that corrected the row (sources/contracts.py)
+    detail             VARCHAR,     -- 'game_date 2023-01-21 -> 2023-01-20; ...'
+    corrected_at       TIMESTAMP
 );

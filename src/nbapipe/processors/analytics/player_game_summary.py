@@ -1,4 +1,4 @@
-from nbapipe.processors.base import Input, processor
+from nbapipe.processors.base import EXPECTED_TEAM_ROSTERS, Input, processor
 
 PROCESSOR = processor(
     __name__,
@@ -12,15 +12,7 @@ PROCESSOR = processor(
         Input("nba_raw.nbac_shot_chart", required=False),
         Input("chain:points_lines", required=False),               # odds_api -> bettingpros
     ),
-    # Expected: every scheduled game of the date has its players (a game no source has is
-    # the gap partial reports).
-    expected_sql="""
-        WITH want AS (
-            SELECT d.game_date, count(DISTINCT s.game_id) AS expected
-            FROM run_dates d JOIN nba_reference.schedule s ON s.game_date = d.game_date
-            WHERE s.game_type IN ('regular', 'play-in', 'playoffs', 'in-season-final')
-            GROUP BY d.game_date),
-        got AS (SELECT game_date, count(DISTINCT game_id) AS covered FROM {out} GROUP BY game_date)
-        SELECT w.game_date, w.expected, coalesce(g.covered, 0), 'games'
-        FROM want w LEFT JOIN got g ON g.game_date = w.game_date""",
+    # Expected: both teams of every scheduled game, each with at least five players who
+    # played; a missing roster makes the date partial and is named.
+    expected_sql=EXPECTED_TEAM_ROSTERS,
 )

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from nbapipe import config
+from nbapipe import cancel, config
 from nbapipe.processors.precompute.ml_feature_store import FEATURES, FEATURE_VERSION
 from nbapipe.warehouse import Warehouse
 
@@ -140,6 +140,7 @@ def _as_date(v) -> dt.date:
 def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> Model | None:
     """The model for `cutoff`: the stored file when one was made from exactly these rows and
     settings, else a newly trained one (saved). None when there are too few labelled rows."""
+    cancel.check()      # a stop request between models: loading and training are Python, not SQL
     table = training_rows(wh, cutoff)
     if table.num_rows < config.MODEL_MIN_TRAINING_ROWS:
         return None
