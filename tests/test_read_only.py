@@ -153,7 +153,7 @@ def test_a_backfill_waits_for_a_long_sql_query(phase3_home, tmp_path):
 # --- a typo in --home -------------------------------------------------------------------------
 
 READING = [["status", "--start-date", "2021-10-19", "--end-date", "2021-10-20"], ["monitor"], ["verify"],
-           ["preflight", "--date", "2021-10-19"], ["calendar"], ["report"], ["sql", "SELECT 1"], ["checks"],
+           ["preflight", "--date", "2021-10-19"], ["calendar"], ["report"], ["sql", "SELECT 1"],
            ["grade", "--start-date", "2021-10-19", "--end-date", "2021-10-20"], ["orchestrator", "status"],
            ["state", "info"], ["serve", "--ui-only", "--port", "0"]]
 

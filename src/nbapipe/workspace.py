@@ -64,10 +64,10 @@ class Workspace:
             return
         if self.settings.state_url:
             raise NotAHome(f"no nbapipe state store at {display(location)} (home {self.home}): check --state "
-                           f"/ NBAPIPE_STATE_URL, or create it with `nbapipe ingest` or `nbapipe quickstart`")
+                           f"/ NBAPIPE_STATE_URL, or run `nbapipe ingest` (or `nbapipe quickstart`) to create it")
         what = "does not exist" if not self.home.exists() else "is not an nbapipe home (no state.sqlite in it)"
-        raise NotAHome(f"{self.home} {what}: check --home / NBAPIPE_HOME, or create a home there with "
-                       f"`nbapipe ingest` or `nbapipe quickstart`")
+        raise NotAHome(f"{self.home} {what}: check --home / NBAPIPE_HOME, or run "
+                       f"`nbapipe ingest` (or `nbapipe quickstart`) to create a home there")
 
     def has_warehouse(self) -> bool:
         return self.settings.warehouse_path.exists()

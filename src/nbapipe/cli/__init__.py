@@ -127,9 +127,15 @@ class Ctx:
     def ws(self) -> Workspace:
         if self._ws is None:
             name = _command_name()
-            self._ws = Workspace.at(self.home, reading=name in READING_COMMANDS)
-            if name in READING_COMMANDS | EXISTING_HOME_COMMANDS:
-                self._ws.require_home()
+            ws = Workspace.at(self.home, reading=name in READING_COMMANDS)
+            # `checks` reports a missing store as its first check (exit 1) instead.
+            if name in (READING_COMMANDS | EXISTING_HOME_COMMANDS) - {"checks"}:
+                from nbapipe.workspace import NotAHome
+                try:
+                    ws.require_home()
+                except NotAHome as e:
+                    fail(str(e))
+            self._ws = ws
         return self._ws
 
 

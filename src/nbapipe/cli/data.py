@@ -220,7 +220,7 @@ def _refuse_writes(query: str) -> None:
         fail("no SQL statement given")
     refused = [k for k in kinds if k not in SQL_ALLOWED]
     if refused:
-        fail(f"`nbapipe sql` only reads: {refused[0].replace('_', ' ')} statements are refused (it writes no "
+        fail(f"`nbapipe sql` is read-only: {refused[0].replace('_', ' ')} statements are refused (it writes no "
              f"file, attaches nothing, changes no setting). To save rows, use `nbapipe sql --json \"...\" > file`")
 
 
