@@ -265,12 +265,12 @@ features AS (
            CASE WHEN current_points_line IS NULL THEN 0 ELSE 1 END         AS has_vegas_line,
            -- v2 features (see the header)
            minutes_avg_last_3 - minutes_avg_last_10                        AS minutes_trend,
-           minutes_micro_last_10 / 1000000.0 / nullif(least(games, 10), 0) AS minutes_avg_last_10_v2,
-           minutes_micro_season / 1000000.0 / nullif(games, 0)             AS minutes_avg_season_v2,
-           points_season_total / nullif(minutes_micro_season / 1000000.0, 0) AS points_per_minute_season,
-           points_last_10_total / nullif(minutes_micro_last_10 / 1000000.0, 0) AS points_per_minute_last_10,
-           CASE WHEN starts_last_5 >= 3 THEN starter_points_allowed / 5.0
-                ELSE bench_points_allowed / 8.0 END                        AS opp_role_points_allowed,
+           minutes_micro_last_10 / CAST(1000000 AS DOUBLE) / nullif(least(games, 10), 0) AS minutes_avg_last_10_v2,
+           minutes_micro_season / CAST(1000000 AS DOUBLE) / nullif(games, 0)             AS minutes_avg_season_v2,
+           points_season_total / nullif(minutes_micro_season / CAST(1000000 AS DOUBLE), 0) AS points_per_minute_season,
+           points_last_10_total / nullif(minutes_micro_last_10 / CAST(1000000 AS DOUBLE), 0) AS points_per_minute_last_10,
+           CASE WHEN starts_last_5 >= 3 THEN starter_points_allowed / CAST(5 AS DOUBLE)
+                ELSE bench_points_allowed / CAST(8 AS DOUBLE) END                        AS opp_role_points_allowed,
            CASE WHEN games IS NULL THEN NULL
                 WHEN games_with_team < games THEN games_with_team END      AS games_since_joining,
            date_diff('day', last_played_date, game_date)                   AS days_since_last_game,
