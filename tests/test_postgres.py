@@ -74,7 +74,7 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path):
     t0 = time.monotonic()
     r = cli(tmp_path / "home", "--state", "postgresql://postgres@127.0.0.1:1/test", "state", "info",
             env={"NBAPIPE_STATE_RETRY_SECONDS": "2"})
-    assert 2 <= time.monotonic() - t0 < 20
+    assert 1.5 <= time.monotonic() - t0 < 20     # about the 2 s it was given
     assert r.returncode == 2
     assert "cannot reach the state store at postgresql://postgres@127.0.0.1:1/test (retried for 2s)" in r.stderr
     assert "Traceback" not in r.stderr

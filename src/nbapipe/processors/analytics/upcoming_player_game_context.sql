@@ -29,8 +29,10 @@ listed_before AS (  -- box-score listings of earlier dates: this season's raw ro
                     -- player_game_summary is built from), earlier seasons' summaries (the
                     -- opener reads last season's roster)
     SELECT game_date, team_abbr, player_lookup, player_name AS player_full_name,
-           player_status = 'inactive' AS inactive FROM src_player_boxscores
-    WHERE game_date < (SELECT end_date FROM run_bounds)     -- inactive too: they are on the roster
+           false AS inactive FROM src_player_boxscores
+    -- active listings only: the summaries of earlier seasons hold no inactive rows, and a
+    -- date's universe must not depend on which range a run was asked for
+    WHERE game_date < (SELECT end_date FROM run_bounds) AND player_status <> 'inactive'
     UNION ALL
     SELECT game_date, team_abbr, player_lookup, player_full_name, false FROM nba_analytics.player_game_summary
     WHERE game_date < (SELECT lookback_start FROM run_bounds)
