@@ -203,7 +203,7 @@ def test_cli_exit_codes(tmp_path):
     r = runner.invoke(app, ["--home", str(home), "ingest", str(good), "--format", "no_such_format"])
     assert r.exit_code == 2 and "unknown format" in r.output
     r = runner.invoke(app, ["--home", str(home), "sql", "DELETE FROM nba_raw.nbac_gamebook_player_stats"])
-    assert r.exit_code == 2 and "only reads" in r.output
+    assert r.exit_code == 2 and "is read-only" in r.output
 
 
 def test_format_option_loads_one_file_without_recognition(wh, tmp_path):
