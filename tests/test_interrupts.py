@@ -141,12 +141,6 @@ def interrupt_backfill(home, sig, when, delay: float) -> tuple[subprocess.Comple
 
 @pytest.mark.realdata
 @pytest.mark.slow
-# Known open defect, found at the last merge: after the Phase 5 v2 model and the pre-game
-# universe merged, a `--phase all --no-resume` recompute of ml_feature_store differs from the
-# prepared home in 26 rows (seen at the Phase 5 moment), i.e. the v2 feature store is not yet
-# rerun-identical across run ranges. The interrupt itself records nothing failed there. Not
-# strict, so the test counts again as soon as that is fixed (next session, first thing).
-@pytest.mark.xfail(strict=False, reason="ml_feature_store v2 recompute differs in 26 rows from the prepared home")
 def test_a_backfill_interrupted_at_seven_moments_changes_nothing_and_resumes(homes):
     reference, home = homes
     expected = table_hashes(reference)

@@ -97,8 +97,9 @@ form AS (
            count(*) AS games_played_season,
            sum(CASE WHEN days_ago <= 7 THEN 1 ELSE 0 END) AS games_in_last_7_days,
            sum(CASE WHEN days_ago <= 14 THEN 1 ELSE 0 END) AS games_in_last_14_days,
-           sum(CASE WHEN days_ago <= 7 THEN minutes_played ELSE 0 END) AS minutes_in_last_7_days,
-           sum(CASE WHEN days_ago <= 14 THEN minutes_played ELSE 0 END) AS minutes_in_last_14_days,
+           -- DECIMAL sums: a double sum depends on the threads' order (see ml_feature_store.sql)
+           CAST(sum(CASE WHEN days_ago <= 7 THEN CAST(minutes_played AS DECIMAL(18, 9)) ELSE 0 END) AS DOUBLE) AS minutes_in_last_7_days,
+           CAST(sum(CASE WHEN days_ago <= 14 THEN CAST(minutes_played AS DECIMAL(18, 9)) ELSE 0 END) AS DOUBLE) AS minutes_in_last_14_days,
            avg(CASE WHEN k <= 5 THEN CAST(points AS DOUBLE) END) AS points_avg_last_5,
            avg(CASE WHEN k <= 10 THEN CAST(points AS DOUBLE) END) AS points_avg_last_10
     FROM pairs GROUP BY game_date, player_lookup

@@ -130,9 +130,11 @@ team_members AS (   -- who played for the team before the date: per game average
     GROUP BY tp.game_date, tp.team_abbr, p.player_lookup
 ),
 absent AS (         -- teammates of the team's last 3 games not listed for it on the date
+    -- Summed as DECIMAL: a sum of doubles depends on the order the threads add them in, and
+    -- that order changes with the run's range (the last digit differed between two runs).
     SELECT m.game_date, m.team_abbr,
-           sum(m.points_per_game) AS absent_points,
-           sum(m.minutes_per_game) AS absent_minutes,
+           CAST(sum(CAST(m.points_per_game AS DECIMAL(18, 9))) AS DOUBLE) AS absent_points,
+           CAST(sum(CAST(m.minutes_per_game AS DECIMAL(18, 9))) AS DOUBLE) AS absent_minutes,
            count(*) AS absent_players
     FROM team_members m
     WHERE m.last_k <= 3
@@ -179,7 +181,7 @@ prev_season AS (   -- the player's whole previous season (read outside the seaso
 ),
 opp_def AS (       -- fallback opponent defensive rating: its season so far (Phase 3)
     SELECT o.game_date, o.team_abbr,
-           100 * sum(d.points_allowed) / nullif(sum(d.opp_possessions), 0) AS def_rating_season
+           100 * sum(d.points_allowed) / nullif(CAST(sum(CAST(d.opp_possessions AS DECIMAL(18, 9))) AS DOUBLE), 0) AS def_rating_season
     FROM (SELECT DISTINCT game_date, opponent_team_abbr AS team_abbr, season_year FROM universe) o
     JOIN nba_analytics.team_defense_game_summary d
       ON d.defending_team_abbr = o.team_abbr AND d.season_year = o.season_year AND d.game_date < o.game_date

@@ -37,7 +37,8 @@ team AS (
            sum(CASE WHEN has_shot_zones THEN opp_mid_range_attempts END) AS mid_attempts,
            sum(CASE WHEN has_shot_zones THEN opp_three_zone_makes END) AS three_makes,
            sum(CASE WHEN has_shot_zones THEN opp_three_zone_attempts END) AS three_attempts,
-           sum(points_allowed) AS points_allowed, sum(opp_possessions) AS opp_possessions,
+           -- DECIMAL sum: a double sum depends on the threads' order (see ml_feature_store.sql)
+           sum(points_allowed) AS points_allowed, CAST(sum(CAST(opp_possessions AS DECIMAL(18, 9))) AS DOUBLE) AS opp_possessions,
            avg(CAST(points_allowed AS DOUBLE)) AS opp_points_per_game,
            avg(round(opp_pace * 1000000)) / 1000000 AS pace_per_game
     FROM last15 GROUP BY analysis_date, defending_team_abbr
