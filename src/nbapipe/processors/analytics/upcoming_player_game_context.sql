@@ -1,8 +1,8 @@
 -- upcoming_player_game_context: per player per game date, only from games strictly before the
 -- date (key: game_date, player_lookup). The player universe of a date is known before tip-off, the
--- same in a backfill and in the daily run (issue 16): each scheduled team's players listed in its
--- most recent earlier game, inactive players included (last season's for the opener), less those listed for another team
--- since. A player first listed in that night's box score (a debut, a call-up, a new trade) is not
+-- same in a backfill and in the daily run (issue 16): each scheduled team's players listed active
+-- in one of its last 5 earlier games (last season's for the opener), less those listed for another
+-- team since. A player first listed in that night's box score (a debut, a call-up, a new trade) is not
 -- in it: counted by `replay`. Only a team with no earlier game in the warehouse at all (the data's
 -- first season opener) takes that game's listing ('box_score').
 -- Windows count games played (minutes > 0) in the same season.
@@ -40,17 +40,23 @@ listed_before AS (  -- box-score listings of earlier dates: this season's raw ro
 team_games_before AS (
     SELECT DISTINCT team_abbr, game_date FROM listed_before
 ),
-last_game AS (      -- each scheduled team's most recent game strictly before the date
-    SELECT s.game_date, s.team_abbr, max(t.game_date) AS last_date
-    FROM sched s JOIN team_games_before t ON t.team_abbr = s.team_abbr AND t.game_date < s.game_date
-    GROUP BY s.game_date, s.team_abbr
+recent_games AS (   -- each scheduled team's last 5 games strictly before the date
+    SELECT game_date, team_abbr, listed_date
+    FROM (SELECT s.game_date, s.team_abbr, t.game_date AS listed_date,
+                 row_number() OVER (PARTITION BY s.game_date, s.team_abbr ORDER BY t.game_date DESC) AS k
+          FROM (SELECT DISTINCT game_date, team_abbr FROM sched) s
+          JOIN team_games_before t ON t.team_abbr = s.team_abbr AND t.game_date < s.game_date) x
+    WHERE k <= 5
 ),
-roster AS (         -- the players listed in that game
+roster AS (         -- the players listed active in one of those games (a player out for the
+                    -- last game or two is still on the roster), with his latest listing there
     SELECT s.game_date, s.game_id, s.season_year, s.team_abbr, s.opponent_team_abbr, s.home_away,
-           p.player_lookup, p.player_full_name, p.inactive, lg.last_date, 'last_roster' AS universe_source
+           p.player_lookup, arg_max(p.player_full_name, p.game_date) AS player_full_name, false AS inactive,
+           max(p.game_date) AS last_date, 'last_roster' AS universe_source
     FROM sched s
-    JOIN last_game lg ON lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr
-    JOIN listed_before p ON p.team_abbr = s.team_abbr AND p.game_date = lg.last_date
+    JOIN recent_games rg ON rg.game_date = s.game_date AND rg.team_abbr = s.team_abbr
+    JOIN listed_before p ON p.team_abbr = s.team_abbr AND p.game_date = rg.listed_date
+    GROUP BY ALL
 ),
 moved AS (          -- ... less those listed for another team since (a trade before the date)
     SELECT DISTINCT r.game_date, r.player_lookup
@@ -64,7 +70,7 @@ first_ever AS (     -- a team with no earlier game in the warehouse at all (the 
            p.player_lookup, p.player_name AS player_full_name, 'box_score' AS universe_source
     FROM sched s JOIN src_player_boxscores p
       ON p.game_date = s.game_date AND p.team_abbr = s.team_abbr AND p.player_status <> 'inactive'
-    WHERE NOT EXISTS (SELECT 1 FROM last_game lg WHERE lg.game_date = s.game_date AND lg.team_abbr = s.team_abbr)
+    WHERE NOT EXISTS (SELECT 1 FROM recent_games rg WHERE rg.game_date = s.game_date AND rg.team_abbr = s.team_abbr)
 ),
 universe AS (       -- a player on two rosters (traded at the deadline, listed by both teams the
                     -- same night): the team of his latest listing, active before inactive
