@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from conftest import copy_home
+from orchestration_support import wait_until
 from nbapipe.orchestration.backfill import run_backfill
 from nbapipe.orchestration.replay import _sqlite_ws, replay
 from nbapipe.orchestration.runner import Request
@@ -218,3 +219,57 @@ def _subset(src, dst, day: dt.date) -> None:
         for line in f:
             if line.split(",")[col] == day.isoformat():
                 out.write(line)
+
+
+def test_serve_inbox_runs_the_cycle_when_files_arrive_and_not_again_for_a_refused_one(replayed, data_dir, tmp_path):
+    """`serve --inbox`'s loop (watch_inbox), in a thread with the day fixed: the day's cycle at
+    start, once more when settled files arrive, and not again for a refused file left behind."""
+    import os
+    import threading
+    import time
+    from nbapipe import cancel
+    from nbapipe.orchestration.daily import watch_inbox
+    work, _, _ = replayed
+    home = copy_home(work / "live", tmp_path / "home")
+    night = END + dt.timedelta(days=1)
+    day = night + dt.timedelta(days=1)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    cycles: list = []
+    ws = _sqlite_ws(home)
+
+    def serve() -> None:
+        try:
+            watch_inbox(ws, inbox, lambda: day, interval=0.1, on_cycle=cycles.append)
+        except cancel.Cancelled:
+            pass
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        wait_until(lambda: cycles, 120, "the day's first cycle")
+        assert cycles[0].steps[0].did.endswith("no new files"), cycles[0].as_dict()
+        for name in ("player_box", "team_box"):
+            _subset(data_dir / "bbref" / f"{name}.csv.gz", inbox / f"{name}_{night}.csv.gz", night)
+        (inbox / "broken.csv.gz").write_bytes(b"\x1f\x8b not really gzip")
+        for p in inbox.iterdir():                              # settled: written a while ago
+            os.utime(p, (time.time() - 60, time.time() - 60))
+        wait_until(lambda: len(cycles) >= 2, 120, "the cycle of the new files")
+        time.sleep(1.0)                                        # ten more looks at the folder
+        assert len(cycles) == 2, [c.as_dict() for c in cycles]
+    finally:
+        cancel.request("test over", 0)
+        t.join(timeout=60)
+        cancel.reset()
+    second = cycles[1]
+    assert second.failed == 0 and not second.error, second.as_dict()
+    ingest = second.steps[0].detail
+    assert ingest["files"] == 3 and ingest["moved"] == 2 and ingest["completions"] > 0, ingest
+    assert sorted(p.name for p in (inbox / "done" / day.isoformat()).iterdir()) == \
+        [f"player_box_{night}.csv.gz", f"team_box_{night}.csv.gz"]
+    assert (inbox / "broken.csv.gz").exists()
+    latest = ledger.latest_map(ws.state, start=night, end=day)
+    ws.close()
+    assert latest[("player_game_summary", night)]["status"] == "success"
+    assert latest[("player_prop_predictions", day)]["status"] == "success"
+    assert latest[("prediction_accuracy", night)]["status"] == "success"
+

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -194,10 +195,15 @@ def serve(ctx: typer.Context,
           port: int = typer.Option(8765, "--port", min=0, max=65535, help="Dashboard port (0: any free port)."),
           token: Optional[str] = typer.Option(None, "--token", envvar="NBAPIPE_UI_TOKEN",
                                               help="Every dashboard request must carry `Authorization: Bearer <token>` [env NBAPIPE_UI_TOKEN]."),
-          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every dashboard request.")):
+          verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every dashboard request."),
+          inbox: Optional[Path] = typer.Option(None, "--inbox", help="Run `daily` continuously: the day's cycle when the day starts (US Eastern) and whenever files arrive in this folder."),
+          interval: float = typer.Option(10.0, "--interval", min=0.1, help="With --inbox: seconds between looks at the folder.")):
     """The orchestrators and one worker in one process, until Ctrl-C or SIGTERM; with --ui the
-    live dashboard beside them (--ui-only: the dashboard alone)."""
+    live dashboard beside them (--ui-only: the dashboard alone); with --inbox the daily cycle,
+    continuously, as `nbapipe daily` runs it."""
     ws = ctx.obj.ws
+    if inbox is not None and not inbox.is_dir():
+        fail(f"no such inbox folder: {inbox}")
     dashboard = _start_dashboard(ws, host, port, token, verbose) if ui or ui_only else None
     # A service's normal end is a signal: it stops as worker and orchestrator do (the trigger
     # in flight back in the queue), then exits 0.
@@ -205,6 +211,8 @@ def serve(ctx: typer.Context,
         try:
             if ui_only:
                 cancel.StopFlag().wait()      # until Ctrl-C / SIGTERM
+            elif inbox is not None:
+                _serve_inbox(ws, inbox, interval)
             else:
                 _serve_pipeline(ws, phase, poll)
             cancel.check()
@@ -236,6 +244,20 @@ def _start_dashboard(ws, host: str, port: int, token: Optional[str], verbose: bo
     start_in_thread(server)
     err.print(f"dashboard: {server.url} (read-only; JSON under /api/)" + (" - token required" if token else ""))
     return server
+
+
+def _serve_inbox(ws, inbox: Path, interval: float) -> None:
+    from nbapipe.cli.daily import _print_step, _today_eastern
+    from nbapipe.orchestration.daily import watch_inbox
+    err.print(f"serving: the daily cycle, watching {inbox} every {interval:g}s")
+
+    def cycle(report) -> None:
+        if report.error:
+            err.print(f"daily {report.date}: [red]{report.error}[/]; waiting for files")
+            return
+        out.print(f"daily {report.date} done in {report.seconds:.2f}s"
+                  + (f"; [red]{report.failed} unit(s) failed[/]" if report.failed else ""))
+    watch_inbox(ws, inbox, _today_eastern, interval=interval, on_step=_print_step, on_cycle=cycle)
 
 
 def _serve_pipeline(ws, phase: Optional[int], poll: float) -> None:

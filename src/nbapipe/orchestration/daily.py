@@ -20,7 +20,11 @@ For day D, in this order:
                predictions of D-1 against the outcomes.
 Every step says what it did and what it waits for. Units whose inputs did not change since
 they were computed are already done (the ledger's fingerprints), so a rerun of the same day
-recomputes nothing, and late or corrected data recompute exactly the units they feed."""
+recomputes nothing, and late or corrected data recompute exactly the units they feed.
+
+`serve --inbox` is the same cycle, continuously (watch_inbox): a day's cycle runs when the
+day starts and again whenever files arrive; between cycles the orchestrators and the worker
+handle triggers published elsewhere."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,9 +33,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nbapipe import cancel
 from nbapipe import processors as registry
 from nbapipe.calendar import dates_text
-from nbapipe.orchestration.backfill import run_backfill
+from nbapipe.orchestration.backfill import BackfillError, run_backfill
 from nbapipe.orchestration.events import (PHASE2_COMPLETE, UnitPublisher, completion_dedup_id, open_bus,
                                           phase2_completions)
 from nbapipe.orchestration.runner import Report, Request
@@ -62,10 +67,11 @@ class DailyReport:
     failed: int = 0
     started_at: str = ""
     finished_at: str = ""
+    error: str = ""                 # why the cycle could not run (serve --inbox goes on)
 
     def as_dict(self) -> dict:
         return {"date": self.date, "seconds": round(self.seconds, 3), "failed": self.failed,
-                "started_at": self.started_at, "finished_at": self.finished_at,
+                "error": self.error, "started_at": self.started_at, "finished_at": self.finished_at,
                 "steps": [s.as_dict() for s in self.steps]}
 
 
@@ -79,9 +85,9 @@ def pregame_processors() -> list[str]:
 
 def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = True,
               ingest_inbox: bool = True, changed_from: dt.date | None = None,
-              engine: str | None = None, on_step=None) -> DailyReport:
+              engine: str | None = None, on_step=None, files: list[Path] | None = None) -> DailyReport:
     """`changed_from`: the earliest date of rows that arrived by other means than the inbox
-    (replay reveals them itself)."""
+    (replay reveals them itself). `files`: the inbox files to ingest (default: all of them)."""
     t0 = time.perf_counter()
     report = DailyReport(day.isoformat(), started_at=ledger.now_iso())
 
@@ -91,7 +97,7 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
             on_step(step)
 
     if ingest_inbox:
-        step = ingest_step(ws, day, inbox or ws.home / "inbox")
+        step = ingest_step(ws, day, inbox or ws.home / "inbox", files)
         add(step)
         dates = [dt.date.fromisoformat(d) for per in step.detail.get("changed", {}).values() for d in per]
         changed_from = min([changed_from] * (changed_from is not None) + dates, default=None)
@@ -109,12 +115,12 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
 
 # --- 1. ingest ---------------------------------------------------------------------------------
 
-def ingest_step(ws, day: dt.date, inbox: Path) -> Step:
+def ingest_step(ws, day: dt.date, inbox: Path, files: list[Path] | None = None) -> Step:
     from nbapipe.orchestration.events import publish_phase2_completions
-    from nbapipe.sources.ingest import run_ingest, walk
+    from nbapipe.sources.ingest import run_ingest
     t0 = time.perf_counter()
     done_dir = inbox / "done"
-    files = [p for p in walk(inbox) if done_dir not in p.parents] if inbox.is_dir() else []
+    files = inbox_files(inbox) if files is None else files
     if not files:
         return Step("ingest", f"inbox {inbox}: no new files", "new files in the inbox",
                     time.perf_counter() - t0)
@@ -131,6 +137,13 @@ def ingest_step(ws, day: dt.date, inbox: Path) -> Step:
     return Step("ingest", did, waits, time.perf_counter() - t0,
                 {"files": len(files), "moved": moved, "left_in_inbox": [o.path for o in stayed],
                  "changed": summary.changed, "completions": published})
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """The files waiting in the inbox (what was filed away under done/ aside)."""
+    from nbapipe.sources.ingest import walk
+    done_dir = inbox / "done"
+    return [p for p in walk(inbox) if done_dir not in p.parents] if inbox.is_dir() else []
 
 
 def _file_away(summary, inbox: Path, dest: Path) -> tuple[int, list]:
@@ -248,3 +261,51 @@ def publish_changed(ws, changed: dict[str, dict[str, int]]) -> int:
         open_bus(ws).publish_many(PHASE2_COMPLETE, [(e.as_dict(), e.game_date, completion_dedup_id(e))
                                                     for e in envs])
     return len(envs)
+
+
+# --- serve --inbox -------------------------------------------------------------------------------
+
+# A file is taken once it has not changed for this long: one still being copied in is left for
+# the next look (and one taken too early is refused whole, then retried once it changes).
+SETTLE_SECONDS = 2.0
+
+
+def watch_inbox(ws, inbox: Path, today, *, interval: float = 10.0, engine: str | None = None,
+                on_step=None, on_cycle=None) -> None:
+    """`serve --inbox`: run the day's cycle when the day (`today()`) starts and whenever settled
+    files arrive; in between, let the orchestrators and a worker run what others triggered.
+    A file left in the inbox (refused, unrecognised, not data) is not tried again until it changes.
+    Runs until a stop is requested (cancel.Cancelled)."""
+    tried: dict[Path, tuple[int, int]] = {}     # file left in the inbox -> its stamp then
+    last_day = None
+    while True:
+        cancel.check()
+        day = today()
+        files = [p for p in settled(inbox_files(inbox)) if tried.get(p) != _stamp(p)]
+        if files or day != last_day:
+            last_day = day
+            try:
+                report = run_daily(ws, day, inbox, files=files, engine=engine, on_step=on_step)
+            except BackfillError as e:      # e.g. no schedule yet: the next files may bring it
+                report = DailyReport(day.isoformat(), failed=1, error=str(e))
+            tried.update({p: _stamp(p) for p in files if p.exists()})     # not filed away
+            if on_cycle:
+                on_cycle(report)
+        else:
+            step = events_step(ws, engine)
+            if step.detail["triggers"] or step.detail["runs"]:
+                on_step and on_step(step)
+        cancel.sleep(interval)
+
+
+def settled(files: list[Path]) -> list[Path]:
+    now = time.time()
+    return [p for p in files if p.exists() and now - p.stat().st_mtime >= SETTLE_SECONDS]
+
+
+def _stamp(p: Path) -> tuple[int, int]:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
