@@ -129,12 +129,13 @@ def test_shot_zone_features_where_shot_data_exist(phase4_wh):
     bad = phase4_wh.scalar("""SELECT count(*) FROM nba_precompute.player_shot_zone_analysis
                               WHERE NOT has_shot_zone_data AND paint_rate_last_20 IS NOT NULL""")
     assert bad == 0
-    shotless = phase4_wh.scalar("""SELECT count(*) FROM nba_precompute.player_shot_zone_analysis
-        WHERE has_shot_zone_data AND paint_rate_last_20 IS NULL AND attempts_per_game_last_20 > 0""")
-    # A handful remain where the shot feed's name cannot be linked to the box score (the box
-    # score's "Tre Scott" is the shot chart's "Trevon Scott", no id links them; it is listed in
-    # nba_reference.unresolved_player_names) or his only shots fall in a game without data.
-    assert shotless <= 10
+    shotless = dict(phase4_wh.tuples("""SELECT player_lookup, count(*) FROM nba_precompute.player_shot_zone_analysis
+        WHERE has_shot_zone_data AND paint_rate_last_20 IS NULL AND attempts_per_game_last_20 > 0 GROUP BY 1"""))
+    # Two players remain, each on the few dates he stays in the pre-game universe: one whose shot
+    # feed name cannot be linked to the box score (the box score's "Tre Scott" is the shot
+    # chart's "Trevon Scott", no id links them; it is listed in nba_reference.unresolved_player_names)
+    # and one whose only shots fall in a game without shot data.
+    assert len(shotless) <= 2 and sum(shotless.values()) <= 15, shotless
     assert phase4_wh.scalar("SELECT count(*) FROM nba_reference.unresolved_player_names "
                             "WHERE source_table = 'nba_raw.nbac_shot_chart' AND player_lookup = 'trevonscott'") == 1
     assert phase4_wh.scalar("SELECT count(*) FROM nba_precompute.player_shot_zone_analysis WHERE NOT has_shot_zone_data") > 0
