@@ -327,6 +327,25 @@ def test_failed_processor_blocks_only_its_date_and_status_names_it(home, st):
     assert "blocked" in text and "player_game_summary (failed)" in text
 
 
+def test_a_date_done_by_hand_shows_manual_not_waiting(home, st):
+    """A backfill run with --skip-downstream-trigger publishes nothing: the phase2->3
+    orchestrator never hears of its dates. Status says they were done by hand, naming the run;
+    a date with a failed unit, or none, still waits."""
+    import datetime as dt
+    from nbapipe.state import ledger
+    ledger.start_run(st, "bf-1", "backfill", "3", dt.date.fromisoformat(D1), dt.date.fromisoformat(D2), 10)
+    ledger.finish_run(st, "bf-1", "failed")
+    ledger.record(st, "bf-1", [UnitResult(p, 3, dt.date.fromisoformat(d), "failed" if (d, p) == (D2, PHASE3[0])
+                                          else "success", rows=10)
+                               for d in (D1, D2) for p in PHASE3])
+    rows = _cli_json(home, "orchestrator", "status", "--start-date", D1, "--end-date", D3, "--phase", "3")
+    by_date = {r["date"]: r for r in rows}
+    assert by_date[D1]["state"] == "manual" and not by_date[D1]["triggered"]
+    assert by_date[D1]["detail"] == "done by hand, not triggered: phase 3 ran in backfill bf-1"
+    assert by_date[D2]["state"] == by_date[D3]["state"] == "waiting"
+    assert "manual" in _cli(home, "orchestrator", "status", "--date", D1).stdout
+
+
 def test_skips_count_as_done_and_a_day_without_games_triggers_nothing(st):
     bus = bus_for(st)
     send(bus, [env(p, D1, status="bootstrap_skip" if i % 2 else "success") for i, p in enumerate(PHASE3)])
@@ -554,6 +573,7 @@ def test_worker_runs_triggers_in_date_order_and_waits_for_the_warehouse(real_hom
         assert worker.handle(second) == "released"            # 10-20 reads 10-19's player summaries
         assert ledger.latest(ws.state, phase=3) == []
         bus.nack(first)                                       # the other worker gives 10-19 back
+        time.sleep(0.2)                                       # 10-20's release delay (the poll) is over
         seen = []
         with leases.hold(ws.state, leases.WAREHOUSE, "a manual backfill"):
             t = threading.Thread(target=lambda: seen.append(worker.run(once=True)))
@@ -563,20 +583,23 @@ def test_worker_runs_triggers_in_date_order_and_waits_for_the_warehouse(real_hom
                 wait_until(lambda: st.rows("SELECT * FROM workers WHERE state = ?", [WAITING_WAREHOUSE]), 20,
                            "the worker to wait for the warehouse")
                 [waiter] = [h for h in leases.current(st) if h["state"] == "waiting"]
-                assert waiter["purpose"].endswith("phase 3 2021-10-19")
+                assert waiter["purpose"].endswith("phase 3 2021-10-19..2021-10-20 (2 dates)"), waiter["purpose"]   # one batch
         t.join(timeout=60)
         rows = ledger.latest(ws.state, phase=3)
         runs = {r["run_id"]: r["command"] for r in ws.state.rows("SELECT run_id, command FROM runs")}
-        started = {r["run_id"]: r["started_at"] for r in ws.state.rows("SELECT run_id, started_at FROM runs")}
         msgs = [m.envelope for m in bus.pull(PHASE3_COMPLETE, 100)]
+        triggers = ws.state.rows("SELECT msg_key, acked_at IS NOT NULL AS acked FROM bus_messages WHERE topic = ?",
+                                 [PHASE3_TRIGGER])
     finally:
         ws.close()
     assert seen[0].done == 2 and seen[0].failed == 0
     assert {(r["game_date"], r["status"]) for r in rows} == {("2021-10-19", "success"), ("2021-10-20", "success")}
     assert len(rows) == 10 and {runs[r["run_id"]] for r in rows} == {"worker"}
     assert len(msgs) == 10 and {m.correlation_id for m in msgs} == {"corr-t"}
-    run_of = {r["game_date"]: r["run_id"] for r in rows}          # one run per trigger, in date order
-    assert started[run_of["2021-10-19"]] < started[run_of["2021-10-20"]]
+    # Both triggers, once available, were claimed together and ran as one run (a backfill of
+    # the two dates), each acknowledged once.
+    assert len({r["run_id"] for r in rows}) == 1
+    assert sorted((t["msg_key"], t["acked"]) for t in triggers) == [("2021-10-19", 1), ("2021-10-20", 1)]
 
 
 # --- helpers -----------------------------------------------------------------------------------

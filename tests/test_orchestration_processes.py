@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 
@@ -155,9 +155,15 @@ def test_phase3_backfill_triggers_phase4_once_per_date_and_the_skip_flag_nothing
     st = ws.state
     p4_processors = [n for n, p in registry.all_processors().items() if p.phase == 4]
     try:
-        with services(home, tmp_path / "logs", phase=4):
-            run(home, "backfill", "--phase", "3", "--start-date", WEEK[0], "--end-date", WEEK[1], "--no-resume")
-            with ws.writer("a manual job in another terminal"):   # the warehouse lease, DuckDB open
+        # The backfill before the services start: its completions wait on the bus. A manual job
+        # in another terminal then holds the warehouse (the lease, DuckDB open) before the
+        # workers start, so the week's triggers must wait for it (a worker drains a week's
+        # triggers as one batch in a second: taken later, nothing might be left to wait).
+        run(home, "backfill", "--phase", "3", "--start-date", WEEK[0], "--end-date", WEEK[1], "--no-resume")
+        manual_job = ExitStack()
+        manual_job.enter_context(ws.writer("a manual job in another terminal"))
+        with manual_job, services(home, tmp_path / "logs", phase=4):
+            with manual_job:
                 wait_until(lambda: worker_waiting(st), TIMEOUT, "a worker waiting for the warehouse")
                 manual = subprocess.Popen(nbapipe(home, "backfill", "--phase", "3", "--start-date", SKIPPED_WEEK[0],
                                                   "--end-date", SKIPPED_WEEK[1], "--no-resume",

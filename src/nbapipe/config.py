@@ -36,6 +36,9 @@ LEASE_STOP_MARGIN = 0.25
 # a failover) before it gives up with exit 2. Env NBAPIPE_STATE_RETRY_SECONDS.
 STATE_RETRY_SECONDS = 30.0
 
+# The most triggers a worker claims and runs as one run (a season's dates of a phase fit).
+TRIGGER_BATCH_MAX = 1000
+
 # Which Phase 2 sources must have reported a date before the phase2->3 orchestrator triggers
 # Phase 3 for it (env NBAPIPE_PHASE2_REQUIRED, comma-separated). Each item is `calendar` (the
 # schedule lists league games that date, as in the state store's calendar copy), a fallback

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from nbapipe import cancel
+from nbapipe.config import TRIGGER_BATCH_MAX
 from nbapipe.cli import ENGINE_HELP, JSON_HELP, app, emit_json, err, fail, out, parse_date, synthetic_banner
 
 orchestrator_app = typer.Typer(no_args_is_help=True, help="Phase orchestrators: consume completion events, "
@@ -98,7 +99,7 @@ def _status_dates(date: Optional[str], start_date: Optional[str], end_date: Opti
 
 
 STATE_STYLE = {"triggered": "green", "blocked": "bold red", "waiting": "yellow", "settling": "blue",
-               "no_games": "dim", "complete": "green"}
+               "no_games": "dim", "complete": "green", "manual": "cyan"}
 
 
 def _print_status(ws, rows: list[dict], trans) -> None:
@@ -140,8 +141,9 @@ def _worker_phases(phase: Optional[int]) -> list[int]:
 def _print_worker_event(quiet: bool):
     def on_event(kind: str, info: dict) -> None:
         if not quiet:
-            err.print(f"trigger {info['message']} phase {info['phase']} {info['date']} "
-                      f"(attempt {info['attempt']}): {kind}")
+            what = (f"trigger {info['message']} phase {info['phase']} {info['date']}" if info["messages"] == 1 else
+                    f"{info['messages']} triggers phase {info['phase']} {info['date']}..{info['last_date']}")
+            err.print(f"{what} (attempt {info['attempt']}): {kind}")
     return on_event
 
 
@@ -153,9 +155,12 @@ def worker(ctx: typer.Context,
            visibility_timeout: float = typer.Option(30.0, "--visibility-timeout", min=1.0, help=VISIBILITY_HELP),
            skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events for the units it runs."),
            engine: Optional[str] = typer.Option(None, "--engine", help=ENGINE_HELP),
+           batch_max: int = typer.Option(TRIGGER_BATCH_MAX, "--batch-max", min=1,
+                                         help="Claim at most this many ready triggers of a phase and run them as one run (1: one date per run)."),
            as_json: bool = typer.Option(False, "--json", help="Print the totals as JSON when done.")):
-    """Consume phase triggers and run that phase for the trigger's date with the backfill
-    runner, taking the warehouse lease per unit (waiting for it, never failing for it)."""
+    """Consume phase triggers and run that phase for their dates with the backfill runner:
+    every ready trigger of a phase is claimed at once and run as one run over its dates,
+    taking the warehouse lease for the run (waiting for it, never failing for it)."""
     from nbapipe.config import engine_name
     from nbapipe.orchestration.worker import Worker
     from nbapipe.workspace import WarehouseElsewhere
@@ -171,7 +176,8 @@ def worker(ctx: typer.Context,
         except WarehouseElsewhere as e:
             fail(str(e))
     w = Worker(ws, _bus(ws), phases, poll=poll, visibility_timeout=visibility_timeout,
-               publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json), engine=engine)
+               publish=not skip_downstream_trigger, on_event=_print_worker_event(as_json), engine=engine,
+               batch_max=batch_max)
     if not as_json:
         err.print(f"{w.id}: consuming triggers of phase {', '.join(map(str, phases))}")
     with cancel.on_signals():

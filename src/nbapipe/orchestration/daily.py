@@ -173,7 +173,8 @@ def events_step(ws, engine: str | None = None) -> Step:
 
     def seen(kind: str, info: dict) -> None:
         if kind in ("done", "failed"):
-            runs.append(f"phase {info['phase']} {info['date']}: {kind}")
+            span = info["date"] if info["date"] == info["last_date"] else f"{info['date']}..{info['last_date']}"
+            runs.append(f"phase {info['phase']} {span}: {kind}")
 
     worker = Worker(ws, bus, worker_phases(), poll=0.05, on_event=seen, engine=engine)
     while True:

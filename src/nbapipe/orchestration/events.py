@@ -104,9 +104,11 @@ class EventBus(ABC):
 
     @abstractmethod
     def pull(self, topics: str | Sequence[str], max_messages: int = 1, visibility_timeout: float = 30.0,
-             consumer: str = "") -> list[Message]:
+             consumer: str = "", batch: bool = False) -> list[Message]:
         """Claim up to `max_messages` available messages, earliest key first (keys are dates:
-        earlier dates first), then in publish order."""
+        earlier dates first), then in publish order. With `batch`: the first available message
+        and every other available one of its topic (up to `max_messages` in all), in one claim,
+        so a worker runs a phase's ready triggers as one run."""
 
     @abstractmethod
     def ack(self, msg: Message) -> bool:
@@ -123,8 +125,9 @@ class EventBus(ABC):
         """Keep the claim for another `visibility_timeout` seconds from now."""
 
     @abstractmethod
-    def backlog(self, topic: str, keys: Iterable[str] | None = None) -> int:
-        """Messages of `topic` (with one of `keys`) published but not yet acknowledged."""
+    def backlog(self, topic: str, keys: Iterable[str] | None = None, other_than: Iterable[int] = ()) -> int:
+        """Messages of `topic` (with one of `keys`) published but not yet acknowledged, leaving
+        out the messages `other_than` (a consumer's own claims)."""
 
     @abstractmethod
     def describe(self, ids: Iterable[int]) -> dict[int, dict]:
@@ -172,7 +175,7 @@ class StateBus(EventBus):
     def _notify(self, con, topic: str) -> None:
         """Wake the topic's waiting consumers when the transaction commits (PostgreSQL)."""
 
-    def pull(self, topics, max_messages=1, visibility_timeout=30.0, consumer="") -> list[Message]:
+    def pull(self, topics, max_messages=1, visibility_timeout=30.0, consumer="", batch=False) -> list[Message]:
         topics = [topics] if isinstance(topics, str) else list(topics)
         marks = ",".join("?" * len(topics))
         now = time.time()
@@ -187,15 +190,23 @@ class StateBus(EventBus):
                         f"AND dead_at IS NULL AND failures >= ?", [now, *topics, self.max_failures])
         # The claim: a transaction of its own, which on PostgreSQL locks only the rows it takes.
         with self._claim_tx() as con:
-            rows = con.execute(
-                f"SELECT id, topic, msg_key, payload, attempts FROM bus_messages WHERE topic IN ({marks}) "
-                f"AND acked_at IS NULL AND dead_at IS NULL AND visible_at <= ? "
-                f"ORDER BY msg_key, topic, id LIMIT ?{self.SKIP_LOCKED}", [*topics, now, max_messages]).fetchall()
+            rows = self._available(con, topics, now, 1 if batch else max_messages)
+            if batch and rows:          # the rest of that topic, in the same claim
+                rows += self._available(con, [rows[0]["topic"]], now, max_messages - 1, rows[0]["id"])
             con.executemany("UPDATE bus_messages SET claim_token = ?, claimed_by = ?, visible_at = ?, "
                             "attempts = attempts + 1 WHERE id = ?",
                             [[token, consumer, now + visibility_timeout, r["id"]] for r in rows])
         return [Message(r["id"], r["topic"], r["msg_key"], json.loads(r["payload"]), r["attempts"] + 1, token)
                 for r in rows]
+
+    def _available(self, con, topics: list[str], now: float, limit: int, other_than: int | None = None) -> list:
+        if limit <= 0:
+            return []
+        return con.execute(
+            f"SELECT id, topic, msg_key, payload, attempts FROM bus_messages WHERE topic IN ({','.join('?' * len(topics))}) "
+            f"AND acked_at IS NULL AND dead_at IS NULL AND visible_at <= ? AND id <> ? "
+            f"ORDER BY msg_key, topic, id LIMIT ?{self.SKIP_LOCKED}",
+            [*topics, now, -1 if other_than is None else other_than, limit]).fetchall()
 
     SKIP_LOCKED = ""          # SQLite: the claim transaction already excludes every other writer
 
@@ -224,14 +235,17 @@ class StateBus(EventBus):
                               f"AND acked_at IS NULL AND dead_at IS NULL", [*params, msg.id, msg.token])
             return cur.rowcount == 1
 
-    def backlog(self, topic, keys=None) -> int:
+    def backlog(self, topic, keys=None, other_than=()) -> int:
         sql = "SELECT count(*) FROM bus_messages WHERE topic = ? AND acked_at IS NULL AND dead_at IS NULL"
+        ids = list(other_than)
+        if ids:
+            sql += f" AND id NOT IN ({','.join('?' * len(ids))})"
         if keys is None:
-            return self.st.scalar(sql, [topic])
+            return self.st.scalar(sql, [topic, *ids])
         ks = list(keys)
         if not ks:
             return 0
-        return self.st.scalar(sql + f" AND msg_key IN ({','.join('?' * len(ks))})", [topic, *ks])
+        return self.st.scalar(sql + f" AND msg_key IN ({','.join('?' * len(ks))})", [topic, *ids, *ks])
 
     def describe(self, ids) -> dict[int, dict]:
         ids = [i for i in ids if i is not None]
@@ -329,16 +343,17 @@ class UnitPublisher:
     """The runner's `unit_done` callback: one completion per unit it ran or freshly recorded
     (units skipped as already done never reach it), on the topic of the unit's phase."""
 
-    def __init__(self, bus: EventBus, correlation_id: str | None = None):
+    def __init__(self, bus: EventBus, correlation_id: str | None = None, by_date: dict[str, str] | None = None):
         self.bus = bus
         self.correlation_id = correlation_id
+        self.by_date = by_date or {}      # a batch of triggers: each date keeps its trigger's id
         self.published = 0
 
     def __call__(self, r: UnitResult) -> None:
         topic = COMPLETION_TOPICS.get(r.phase)
         if topic is None:            # the last phase: nothing downstream listens
             return
-        env = completion(r, self.correlation_id)
+        env = completion(r, self.by_date.get(r.game_date.isoformat(), self.correlation_id))
         self.bus.publish(topic, env.as_dict(), key=env.game_date, dedup_id=completion_dedup_id(env))
         self.published += 1
 

@@ -40,6 +40,7 @@ from nbapipe import processors as registry
 from nbapipe.config import DEFAULT_PHASE2_REQUIRED, host_name
 from nbapipe.orchestration.events import (COMPLETION_TOPICS, TRIGGER_TOPICS, Envelope, EventBus,
                                           Message)
+from nbapipe.state import ledger
 from nbapipe.state.ledger import now_iso, run_dead
 from nbapipe.state.store import StateStore
 
@@ -48,6 +49,9 @@ DONE = ("success", "partial", "degraded", "no_games", "bootstrap_skip")
 # Date states, as `orchestrator status` shows them (READY is transient: all done, undecided).
 WAITING, BLOCKED, READY, SETTLING, TRIGGERED, NO_GAMES, COMPLETE = (
     "waiting", "blocked", "ready", "settling", "triggered", "no_games", "complete")
+# Not a decision: a date nobody triggered whose target phase is done in the ledger anyway (a
+# backfill run by hand, e.g. with --skip-downstream-trigger), shown instead of `waiting`.
+MANUAL = "manual"
 
 
 @dataclass(frozen=True)
@@ -354,7 +358,7 @@ def status(st: StateStore, bus: EventBus, trans: list[Transition], dates: list[d
     date any completion was recorded for; with dates: those plus the calendar's game dates."""
     wanted = [d.isoformat() for d in dates] if dates is not None else None
     games = {r["game_date"] for r in st.rows("SELECT game_date FROM calendar_dates")}
-    workers = {w["message_id"]: w for w in st.rows("SELECT * FROM workers WHERE message_id IS NOT NULL")}
+    workers = {w["worker_id"]: w for w in st.rows("SELECT * FROM workers WHERE message_id IS NOT NULL")}
     out = []
     for t in trans:
         decided = {r["game_date"]: r for r in _rows_for(st, "phase_dates", t.target_phase, wanted)}
@@ -363,10 +367,32 @@ def status(st: StateStore, bus: EventBus, trans: list[Transition], dates: list[d
             triggers.setdefault(r["game_date"], []).append(r)
         candidates = set(decided) | set(triggers) | (games & set(wanted) if wanted is not None else set())
         messages = bus.describe(ts[-1]["message_id"] for ts in triggers.values())
+        by_hand = _done_by_hand(st, t.target_phase, sorted(candidates - set(triggers)))
         for d in sorted(candidates):
-            out.append(_status_row(st, bus, t, d, d in games, decided.get(d), triggers.get(d, []),
-                                   messages, workers))
+            row = _status_row(st, bus, t, d, d in games, decided.get(d), triggers.get(d, []), messages, workers)
+            if row["state"] == WAITING and d in by_hand:
+                row["state"], row["detail"] = MANUAL, by_hand[d]
+            out.append(row)
     return sorted(out, key=lambda r: (r["date"], r["phase"]))
+
+
+def _done_by_hand(st, phase: int, dates: list[str]) -> dict[str, str]:
+    """Dates whose every processor of `phase` has a done latest unit in the ledger: what ran
+    them and when (the run ids of the latest units, by command)."""
+    names = {n for n, p in registry.all_processors().items() if p.phase == phase}
+    if not names or not dates:
+        return {}
+    per_date: dict[str, list[dict]] = {}
+    for r in ledger.latest(st, phase=phase, dates=[dt.date.fromisoformat(d) for d in dates]):
+        per_date.setdefault(r["game_date"], []).append(r)
+    commands = {r["run_id"]: r["command"] for r in st.rows("SELECT run_id, command FROM runs")}
+    out = {}
+    for d, rows in per_date.items():
+        if {r["processor"] for r in rows} >= names and all(r["status"] in DONE for r in rows):
+            runs = sorted({r["run_id"] for r in rows})
+            out[d] = (f"done by hand, not triggered: phase {phase} ran in "
+                      + ", ".join(f"{commands.get(r, 'run')} {r}" for r in runs))
+    return out
 
 
 def _status_row(st, bus, t: Transition, d: str, is_game_date: bool, decided: dict | None,
@@ -395,7 +421,7 @@ def _trigger_state(last: dict | None, messages: dict, workers: dict) -> str | No
     if last["message_id"] is None:
         return "decided, not yet published"
     m = messages.get(last["message_id"], {})
-    w = workers.get(last["message_id"])
+    w = workers.get(m.get("claimed_by"))      # by claimant: a worker holds a batch of triggers
     if m.get("state") == "claimed" and w:
         return f"{w['state']} ({w['worker_id']})"
     if m.get("state") == "claimed":
