@@ -250,18 +250,27 @@ class Loader:
 
     def _replace(self, wh: Warehouse, path: Path, replace_games: bool) -> int:
         """Delete this source's rows that the file's new content no longer has: those an
-        earlier version of the same file loaded and, with `replace_games`, those any file of
-        this loader loaded for the games the file covers. After bad-then-corrected ingests
-        the table then holds what a clean ingest of the corrected file gives."""
+        earlier version of the same file loaded (the same path, or a file of the same name
+        elsewhere, for the games this one covers: a corrected export saved in another folder)
+        and, with `replace_games`, those any file of this loader loaded for the games the file
+        covers. After bad-then-corrected ingests the table then holds what a clean ingest of
+        the corrected file gives, even where the correction changed a key column (a snapshot
+        time that was missing, then given)."""
         keys = list(self.identity)
         match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys)
         game = "nba_game_id" if "nba_game_id" in keys else "game_id"
         scope = "t.source_file = ?"
         params: list = [self.family, str(path)]
-        if replace_games and game in self.stage_columns():
-            scope = (f"(t.source_file = ? OR (t.{game} IN (SELECT {game} FROM _good) AND t.source_file IN "
-                     f"(SELECT source_file FROM nba_raw.ingested_files WHERE loader = ?)))")
-            params = [self.family, str(path), self.name]
+        if game in self.stage_columns():
+            if replace_games:
+                files = "SELECT source_file FROM nba_raw.ingested_files WHERE loader = ?"
+                file_params = [self.name]
+            else:
+                files = ("SELECT source_file FROM nba_raw.ingested_files WHERE loader = ? "
+                         "AND regexp_extract(source_file, '[^/]+$') = ?")
+                file_params = [self.name, path.name]
+            scope = f"(t.source_file = ? OR (t.{game} IN (SELECT {game} FROM _good) AND t.source_file IN ({files})))"
+            params = [self.family, str(path), *file_params]
         removed = wh.scalar(f"""
             DELETE FROM {self.table} t WHERE t.data_source = ? AND {scope}
               AND NOT EXISTS (SELECT 1 FROM _good g WHERE {match})""", params) or 0
