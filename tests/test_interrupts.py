@@ -101,7 +101,9 @@ MOMENTS = [
     (signal.SIGINT, _after_line("player_shot_zone_analysis"), 0.0, "player_daily_cache (Phase 4)"),
     (signal.SIGTERM, _after_line("player_composite_factors"), 0.0, "ml_feature_store (Phase 4)"),
     (signal.SIGINT, _after_line("ml_feature_store"), 1.0, "predictions: models and their SQL (Phase 5)"),
-    (signal.SIGINT, _after_line("ml_feature_store"), 6.0, "predictions, later (Phase 5)"),
+    # Keyed off the last processor's start, not a delay: a delay into the predictions ran past
+    # the end of the run on a quiet machine.
+    (signal.SIGINT, _after_line("player_prop_predictions"), 0.0, "grading, the last processor (Phase 5)"),
 ]
 
 
