@@ -302,9 +302,11 @@ def test_hold_serves_waiters_first_come_first_served(st, state_path):
 
     t = threading.Thread(target=backfill)
     t.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30     # a loaded machine: the thread may be slow to start
     while not st.scalar("SELECT count(*) FROM lease_waiters") and time.monotonic() < deadline:
         time.sleep(0.02)
+    # the backfill must be in line before the worker comes back, or the test proves nothing
+    assert st.scalar("SELECT count(*) FROM lease_waiters") == 1
     told: list[dict] = []
     leases.release(st, "warehouse", a)
     with leases.hold(st, "warehouse", "worker, next unit", wait=5, poll=0.05, on_wait=told.append):
