@@ -12,8 +12,10 @@ base plus the clean file:
     file, the warehouse is unchanged (nothing from the file, nothing quarantined);
   - the rules named in nba_raw.quarantine, with file and line;
   - the dates whose raw rows differ from the clean ingest are exactly the declared ones.
-A subset then runs a Phase 3 backfill over the season and asserts the dates whose Phase 3
-rows or statuses differ from the clean home's are exactly the dates the bad rows touch.
+The row-level cases of the box-score files (rows quarantined, repeated or corrected to the
+schedule) then run a Phase 3 backfill over the season and assert the dates whose Phase 3 rows
+or statuses differ from the clean home's are exactly the dates the bad rows touch (none for a
+row corrected to the schedule or a repeat quarantined beside its original).
 
 The bbref files are cut to two months of 2022-23 (January and February 2023) and the
 all-markets file to three snapshots, so that the corpus stays within a couple of minutes.
@@ -372,7 +374,7 @@ CASES = [
          "impossible date in column game_date: '02/15/2023'", frozenset({"impossible date in column game_date"}),
          _ds("2023-02-15"), bad_rows=lambda f: len(f.on("2023-02-15")), phase3=True),
     Case("duplicate_rows", "player_box", duplicate_rows("2023-02-10", 4), 0, "duplicate key",
-         frozenset({"duplicate key"}), quarantined=4),
+         frozenset({"duplicate key"}), quarantined=4, phase3=True),
     Case("very_long_field", "player_box", long_field, 0, ""),
     Case("junk_lines", "player_box", junk_lines, 0, "ragged row: 1 field(s)",
          frozenset({"ragged row"}), quarantined=2),
@@ -392,7 +394,7 @@ CASES = [
     Case("impossible_points", "player_box", set_cells("pts", "900", first_rows_on("2023-02-03", 1)), 0,
          "range_points", frozenset({"range_points"}), _ds("2023-02-03"), bad_rows=1, phase3=True),
     Case("impossible_minutes", "player_box", set_cells("minutes", "4000", first_rows_on("2023-02-07", 1)), 0,
-         "range_minutes_played", frozenset({"range_minutes_played"}), _ds("2023-02-07"), bad_rows=1),
+         "range_minutes_played", frozenset({"range_minutes_played"}), _ds("2023-02-07"), bad_rows=1, phase3=True),
     Case("impossible_team_points", "team_box", set_cells("pts", "900", first_rows_on("2023-01-25", 1)), 0,
          "range_points", frozenset({"range_points"}), _ds("2023-01-25"), bad_rows=1, phase3=True),
     Case("impossible_line", "points_2024", set_cells("line", "900.5", lambda f: [0]), 0,
@@ -400,11 +402,11 @@ CASES = [
     # A game dated years ahead, or on a day it was not played: the NBA id joins the schedule,
     # which decides the date; the rows load corrected (recorded), identical to the clean ones.
     Case("game_dated_2030", "player_box", set_cells("game_date", "2030-01-20", game_rows("2023-02-09")), 0, "",
-         corrected=lambda f: len(game_rows("2023-02-09")(f))),
+         corrected=lambda f: len(game_rows("2023-02-09")(f)), phase3=True),
     Case("game_on_wrong_date", "team_box", set_cells("game_date", "2023-02-12", game_rows("2023-02-11")), 0, "",
-         corrected=lambda f: len(game_rows("2023-02-11")(f))),
+         corrected=lambda f: len(game_rows("2023-02-11")(f)), phase3=True),
     # A team row whose opponent is its own team: the schedule decides the opponent.
-    Case("home_equals_away", "team_box", opponent_is_team("2023-01-18"), 0, "", corrected=1),
+    Case("home_equals_away", "team_box", opponent_is_team("2023-01-18"), 0, "", corrected=1, phase3=True),
     # A team code that is no NBA team: that team's rows are quarantined, the rest of the game loads.
     Case("unknown_team", "player_box", unknown_team("2023-01-27"), 0, "unknown team in column team_nba: 'XYZ'",
          frozenset({"unknown team in column team_nba"}), _ds("2023-01-27"), bad_rows=lambda f: len(team_rows("2023-01-27")(f)),

@@ -39,6 +39,7 @@ class Workspace:
         self.settings = settings
         self.reading = reading
         self._state: StateStore | None = None
+        self._writing: Warehouse | None = None      # the open writer session, if any
 
     @classmethod
     def at(cls, home: str | Path | None = None, reading: bool = False) -> "Workspace":
@@ -75,16 +76,25 @@ class Workspace:
     @contextmanager
     def writer(self, purpose: str, on_wait: Callable[[dict], None] | None = None,
                wait: float | None = None) -> Iterator[Warehouse]:
-        """The warehouse, opened for writing while holding its lease."""
+        """The warehouse, opened for writing while holding its lease. Re-entrant: inside an
+        open session (a `daily` cycle holds one for the whole day) it is that session, so the
+        day's runs share one lease and one connection instead of opening the file for each."""
         if self.reading:
             raise RuntimeError("a reading workspace does not write the warehouse")
+        if self._writing is not None:
+            yield self._writing
+            return
         self.check_duckdb_host()
         with leases.hold(self.state, leases.WAREHOUSE, purpose, on_wait=on_wait, wait=wait):
             # Readers (`nbapipe sql`, a dry run) take no lease but hold the file open: wait
             # for them too, saying who, instead of failing.
             with open_warehouse(self.settings.warehouse_path, wait_busy=True, on_busy=on_wait, wait=wait) as wh:
                 ensure_schema(wh)
-                yield wh
+                self._writing = wh
+                try:
+                    yield wh
+                finally:
+                    self._writing = None
 
     def check_duckdb_host(self) -> None:
         """On a shared state store: claim the DuckDB warehouse for this host the first time,
@@ -113,6 +123,9 @@ class Workspace:
         """The warehouse, read-only (fails with WarehouseBusy while a writer has it open).
         `sealed`: nor can its statements touch any other file or change a setting (DuckDB's
         enable_external_access=false, lock_configuration): for SQL typed by a user."""
+        if self._writing is not None and not sealed:    # this process writes it: read through that
+            yield self._writing
+            return
         with open_warehouse(self.settings.warehouse_path, read_only=True, sealed=sealed) as wh:
             yield wh
 

@@ -56,6 +56,9 @@ def replay(ctx: typer.Context,
            start_date: str = typer.Option(..., "--start-date", help="First day to replay."),
            end_date: str = typer.Option(..., "--end-date", help="Last day to replay, inclusive."),
            data: Optional[Path] = typer.Option(None, "--data", help="Data folder to replay (ingested once into <home>/replay/staging)."),
+           history_from: Optional[str] = typer.Option(
+               None, "--history-from", help="First date both homes compute (default: the first game of the season "
+                                            "before --start-date's, the history a production home holds)."),
            as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
     """Simulate the daily loop day by day over a past range (each day sees only what existed
     by then: sources/cutoffs.py), then compare every Phase 3-5 table with a backfill of the
@@ -66,14 +69,17 @@ def replay(ctx: typer.Context,
     if data is not None and not data.is_dir():
         fail(f"no such data folder: {data}")
     work = ctx.obj.ws.home / "replay"
-    note = (lambda m: None) if as_json else (lambda m: err.print(m))
+    # Progress goes to stderr in both modes (a season takes minutes; --json keeps stdout clean).
+    note = err.print
+    mornings = (e - s).days + 2          # the range and the morning after it (its grading)
 
     def on_day(t) -> None:
-        if not as_json:
-            err.print(f"{t.date}: {t.revealed_rows} row(s) revealed, pipeline {t.seconds:.2f}s"
-                      + (f", [red]{t.report.failed} failed[/]" if t.report.failed else ""))
+        k = (dt.date.fromisoformat(t.date) - s).days + 1
+        err.print(f"{t.date} ({k}/{mornings}): {t.revealed_rows} row(s) revealed, pipeline {t.seconds:.2f}s"
+                  + (f", [red]{t.report.failed} failed[/]" if t.report.failed else ""))
     try:
-        report = run_replay(work, s, e, data, on_day=on_day, on_note=note)
+        h = parse_date(history_from, "--history-from") if history_from else None
+        report = run_replay(work, s, e, data, history_from=h, on_day=on_day, on_note=note)
     except BackfillError as ex:
         fail(str(ex))
         raise

@@ -44,6 +44,10 @@ def transpile(sql: str, dialect: str,
     if strict:
         check_portable(tree)
     tree = tree.transform(_convert_timezone)
+    for cte in tree.find_all(exp.CTE):
+        # `AS MATERIALIZED` is a planning hint for DuckDB (a CTE read several times is computed
+        # once); Spark and BigQuery have no such syntax and plan CTEs themselves.
+        cte.set("materialized", None)
     if dialect == "spark":
         tree = tree.transform(exact_round)
     if table:

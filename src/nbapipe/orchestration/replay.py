@@ -4,11 +4,12 @@ Three homes under one work folder, all built from one ingest of the data folder:
   staging   the data folder ingested once (every raw row, the reference tables, the calendar)
   live      the replay: its raw tables show only what was visible on the morning of each day
             (sources/cutoffs.py, one rule per raw table); it is warmed with a backfill of the
-            season up to the day before the range (on what was visible then), then every day
+            history (default: from the previous season's first game; history_start) up to
+            the day before the range (on what was visible then), then every day
             of the range reveals that morning's rows (one INSERT ... SELECT per table),
             publishes their Phase 2 completions and runs `daily`; one last morning after the
             range brings its last box scores and grades it
-  backfill  the same data, backfilled in one go over the season up to the range's end
+  backfill  the same data, backfilled in one go over the same history up to the range's end
 Then every Phase 3-5 table is compared between live and backfill, ignoring only run_id and
 *_at columns: identical, or each difference by table, column and date. Players first listed
 in a night's box score (not in that date's pre-game universe) are a known, counted difference
@@ -130,16 +131,22 @@ def _fresh_copy(staging: Path, dest: Path) -> Path:
     return dest
 
 
-def season_start(staging: Path, day: dt.date) -> dt.date:
+def history_start(staging: Path, day: dt.date) -> dt.date:
+    """Where the replay's homes start computing by default: the first game of the season
+    before `day`'s (or of `day`'s own when the schedule has none earlier). A production home
+    holds last season too, and a season's first nights need it: the pre-game universe is each
+    team's players of its last games, the first models train on earlier months."""
     ws = _sqlite_ws(staging)
     try:
         cal = Calendar.from_state(ws.state)
     finally:
         ws.close()
-    s = cal.seasons.get(cal.season_of(day))
-    if not s:
+    season = cal.seasons.get(cal.season_of(day))
+    if not season:
         raise BackfillError(f"{day} is in no season of the staged schedule")
-    return dt.date.fromisoformat(s["first_game_date"])
+    earlier = [s for s in cal.seasons.values() if s["last_game_date"] < season["first_game_date"]]
+    chosen = max(earlier, key=lambda s: s["first_game_date"]) if earlier else season
+    return dt.date.fromisoformat(chosen["first_game_date"])
 
 
 def raw_tables(wh) -> list[str]:
@@ -184,13 +191,15 @@ def reveal(wh, staging_db: Path, day: dt.date) -> dict[str, dict[str, int]]:
 
 
 def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *,
-           hook: Hook | None = None, final: Callable[[object], None] | None = None, on_day: Callable[[DayTiming], None] | None = None,
+           history_from: dt.date | None = None, hook: Hook | None = None, final: Callable[[object], None] | None = None, on_day: Callable[[DayTiming], None] | None = None,
            on_note=print) -> ReplayReport:
     t0 = time.perf_counter()
     if end < start:
         raise BackfillError(f"--end-date {end} is before --start-date {start}")
     staging = stage(work, data, on_note)
-    first = season_start(staging, start)
+    first = history_from or history_start(staging, start)
+    if first > start:
+        raise BackfillError(f"--history-from {first} is after --start-date {start}")
     report = ReplayReport(start.isoformat(), end.isoformat())
 
     live = _fresh_copy(staging, work / "live")
@@ -267,6 +276,14 @@ def compare(live: Path, backfill: Path, first: dt.date, last: dt.date, report: R
 
 def _table_differences(wh, p, first, last, report: ReplayReport) -> list[Difference]:
     schema, name = p.table.split(".")
+    exists = {side: wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+                              "AND table_name = ?", [side, schema, name]) > 0 for side in ("live", "back")}
+    if not any(exists.values()):        # computed by neither (every date of the range skipped)
+        report.tables[p.table] = 0
+        return []
+    if not all(exists.values()):
+        only = "only in the replay" if exists["live"] else "only in the backfill"
+        return [Difference(p.table, "table", f"{first}..{last}", 0, f"the table exists {only}")]
     cols = [r[0] for r in wh.tuples(
         "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'back' "
         "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, name])

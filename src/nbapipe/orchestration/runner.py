@@ -409,6 +409,9 @@ class Runner:
     def _attempt(self, wh: Engine, p: Processor, units: list[PlannedUnit], started: str) -> list[UnitResult]:
         """Compute, check and write `units`; if that raises, rerun each half of the dates
         (recursively), so an error is pinned to the dates that raise it and the rest are written."""
+        never = self._never_computed(wh, p)
+        if never:
+            return [self._not_yet(p, u, never, started) for u in units]
         try:
             return self._compute_and_write(wh, p, units, started)
         except Exception as e:
@@ -498,6 +501,19 @@ class Runner:
         return UnitResult(p.name, p.phase, d, status, rows=rows, expected=expected, source_used=source,
                           missing_inputs=u.missing_inputs if u.degraded else None,
                           detail="; ".join(details) or None, **base)
+
+    def _never_computed(self, wh: Engine, p: Processor) -> list[str]:
+        """Upstream processors whose table this home does not have yet. Only a lookback input
+        can be in that state when planning let the unit run (no earlier date to miss): the
+        first pre-game run of a new home, before any box score was summarised."""
+        ups = [registry.get(i.name) for i in p.inputs if i.kind == "processor" and i.required]
+        return [u.name for u in ups if not wh.table_exists(u.table)]
+
+    def _not_yet(self, p: Processor, u: PlannedUnit, never: list[str], started: str) -> UnitResult:
+        detail = (f"nothing to compute from yet: {', '.join(never)} never computed in this home "
+                  f"(no earlier date of it; the table does not exist)")
+        return UnitResult(p.name, p.phase, u.game_date, UPSTREAM, missing_inputs={n: [] for n in never},
+                          detail=detail, input_fingerprint=u.fingerprint, started_at=started, run_id=self.run_id)
 
     def _failure(self, p: Processor, u: PlannedUnit, e: Exception, started: str) -> UnitResult:
         err = f"{e.__class__.__name__}: {e}"
