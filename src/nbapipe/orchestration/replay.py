@@ -276,18 +276,17 @@ def compare(live: Path, backfill: Path, first: dt.date, last: dt.date, report: R
 
 def _table_differences(wh, p, first, last, report: ReplayReport) -> list[Difference]:
     schema, name = p.table.split(".")
-    exists = {side: wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-                              "AND table_name = ?", [side, schema, name]) > 0 for side in ("live", "back")}
-    if not any(exists.values()):        # computed by neither (every date of the range skipped)
+    # A table's columns in each home; none: the table does not exist there.
+    side_cols = {side: [r[0] for r in wh.tuples(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? "
+        "ORDER BY column_index", [side, schema, name])] for side in ("live", "back")}
+    if not any(side_cols.values()):     # computed by neither (every date of the range skipped)
         report.tables[p.table] = 0
         return []
-    if not all(exists.values()):
-        only = "only in the replay" if exists["live"] else "only in the backfill"
+    if not all(side_cols.values()):
+        only = "only in the replay" if side_cols["live"] else "only in the backfill"
         return [Difference(p.table, "table", f"{first}..{last}", 0, f"the table exists {only}")]
-    cols = [r[0] for r in wh.tuples(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = 'back' "
-        "AND table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, name])
-            if r[0] != "run_id" and not r[0].endswith("_at")]
+    cols = [c for c in side_cols["back"] if c != "run_id" and not c.endswith("_at")]
     values = [c for c in cols if c not in p.key]
     sc = p.slice_column
     where = f"{sc} BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)"

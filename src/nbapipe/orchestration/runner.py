@@ -394,7 +394,10 @@ class Runner:
         error of the statement itself costs more statements: it is bisected over the dates."""
         t0 = time.perf_counter()
         self.on_event("processor_start", {"processor": p.name, "units": len(units)})
-        results = self._attempt(wh, p, units, ledger.now_iso())
+        started = ledger.now_iso()
+        never = self._never_computed(wh, p)      # once per processor, not per bisected half
+        results = ([self._not_yet(p, u, never, started) for u in units] if never
+                   else self._attempt(wh, p, units, started))
         secs = time.perf_counter() - t0
         for r in results:
             r.duration_s = round(secs / len(units), 4)
@@ -409,9 +412,6 @@ class Runner:
     def _attempt(self, wh: Engine, p: Processor, units: list[PlannedUnit], started: str) -> list[UnitResult]:
         """Compute, check and write `units`; if that raises, rerun each half of the dates
         (recursively), so an error is pinned to the dates that raise it and the rest are written."""
-        never = self._never_computed(wh, p)
-        if never:
-            return [self._not_yet(p, u, never, started) for u in units]
         try:
             return self._compute_and_write(wh, p, units, started)
         except Exception as e:
