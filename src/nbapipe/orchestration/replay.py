@@ -183,7 +183,10 @@ def reveal(wh, staging_db: Path, day: dt.date) -> dict[str, dict[str, int]]:
             cols = wh.columns(t)
             stamp = " REPLACE (CAST(current_timestamp AS TIMESTAMP) AS ingested_at)" if "ingested_at" in cols else ""
             wh.execute(f"INSERT INTO {t} BY NAME SELECT *{stamp} {new}", params)
-            if cut.column == "game_date":         # completions are per game date
+            # Completions are per game date, and only for dates whose rows are complete (D's
+            # inactive list, visible before tip-off, is not D's box score).
+            per = {d: n for d, n in per.items() if cut.completes(dt.date.fromisoformat(d), day)}
+            if cut.column == "game_date" and per:
                 changed[t] = per
     finally:
         wh.execute("DETACH stg")

@@ -109,6 +109,13 @@ FROM (SELECT o.*,
 GROUP BY game_id, player_lookup"""
 
 
+# Markets of nba_raw.odds_api_player_props that are points + rebounds + assists.
+PRA_MARKETS = ("player_points_rebounds_assists", "points_rebounds_assists", "pra")
+_PRA_ROWS = f"""(SELECT game_id, game_date, player_lookup, bookmaker, snapshot_at, line AS points_line,
+        is_main_line, commence_time, snapshot_imputed
+ FROM nba_raw.odds_api_player_props WHERE lower(market) IN {PRA_MARKETS})"""
+
+
 def _props(source: str, table: str, tier: str = "gold") -> Member:
     """A props source as a member: its rows summarised to one line per game and player."""
     return Member(source, table, sql=_points_line(table), tier=tier)
@@ -133,6 +140,11 @@ CHAINS: dict[str, Chain] = {c.name: c for c in (
     Chain("points_lines", POINTS_LINE_COLUMNS, grain=("game_id", "player_lookup"), members=(
         _props("odds_api", "nba_raw.odds_api_player_points_props"),
         _props("bettingpros", "nba_raw.bettingpros_player_points_props", tier="silver"),
+    )),
+    # The points + rebounds + assists line, the same way (its column is named points_line like
+    # the chain above's): a market view of the player's scoring where no points line is posted.
+    Chain("pra_lines", POINTS_LINE_COLUMNS, grain=("game_id", "player_lookup"), members=(
+        Member("odds_api", "nba_raw.odds_api_player_props", sql=_points_line(_PRA_ROWS)),
     )),
 )}
 

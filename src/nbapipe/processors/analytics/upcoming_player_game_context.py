@@ -5,12 +5,14 @@ PROCESSOR = processor(
     name="upcoming_player_game_context", phase=3,
     table="nba_analytics.upcoming_player_game_context", key=("game_date", "player_lookup"),
     description="Per player and game date, from games strictly before it: rest, recent load, "
-                "recent scoring, opponent pace, and the points line",
+                "recent scoring, opponent pace, teammates out (the inactive list), and the points and "
+                "points+rebounds+assists lines",
     inputs=(
         Input("nba_reference.schedule"),
         Input("player_game_summary", when="lookback"),        # every earlier date of the season
         Input("team_offense_game_summary", when="lookback"),  # opponent pace
         Input("chain:points_lines", required=False),          # odds_api -> bettingpros
+        Input("chain:pra_lines", required=False),             # points + rebounds + assists
         Input("chain:player_boxscores", required=False, when="lookback"),  # the roster of earlier games
     ),
     lookback="season",

@@ -22,8 +22,17 @@ FEATURES_V2_ADDED = (
     "opp_role_points_allowed", "opp_points_allowed", "team_spread", "game_total_line",
     "prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games",
 )
-FEATURES = FEATURES_V1 + FEATURES_V2_ADDED
-FEATURE_VERSION = "v2_53features"
+# v3 adds availability from the date's inactive list, the role tonight, recency-weighted form and
+# the points + rebounds + assists market (the SQL's header says how each is made).
+FEATURES_V3_ADDED = (
+    "teammates_out", "teammates_out_points", "teammates_out_minutes", "teammates_out_starts",
+    "teammates_newly_out_points", "teammates_returning_points", "opponents_out_points",
+    "returning_from_inactive", "minutes_rank_tonight", "start_rank_tonight",
+    "available_minutes_tonight", "expected_minutes_tonight", "points_ewm_5", "minutes_ewm_5",
+    "points_last_game", "minutes_last_game", "started_last_game", "pra_line", "pra_implied_points",
+)
+FEATURES = FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED
+FEATURE_VERSION = "v3_72features"
 
 PROCESSOR = processor(
     __name__,

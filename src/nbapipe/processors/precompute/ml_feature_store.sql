@@ -33,6 +33,19 @@
 --   prev_season_points_avg / _minutes_avg / _games: his previous season (games with minutes);
 --   (no starting-lineup feature: the date's lineup is known here only from its box score, which
 --     a daily run does not have before tip-off, so backfill and daily would differ.)
+-- Feature version v3_72features: v2's 53, then 19 more (the pre-game universe now leaves out the
+-- players on the date's inactive list, which teams publish before tip-off):
+--   availability (upcoming_player_game_context): teammates_out, teammates_out_points / _minutes /
+--     _starts, teammates_newly_out_points, teammates_returning_points, opponents_out_points,
+--     returning_from_inactive;
+--   role tonight, among the team's players of the date's universe: minutes_rank_tonight (by
+--     minutes last 10), start_rank_tonight (by starts in the last 5, then minutes),
+--     available_minutes_tonight (their minutes last 10, summed) and expected_minutes_tonight =
+--     his minutes last 10 x 240 / available_minutes_tonight (the team's minutes shared out);
+--   form: points_ewm_5 / minutes_ewm_5 (exponentially weighted over his season's games, half
+--     weight 5 games back), points_last_game, minutes_last_game, started_last_game;
+--   market: pra_line (the points + rebounds + assists line, pre-game) and pra_implied_points =
+--     pra_line x his share of points in his points + rebounds + assists over his last 10 games.
 --     The previous season is read whole, outside the season lookback, so a rerun of an earlier
 --     season's Phase 3 does not mark these rows stale (a finished season does not change).
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
@@ -45,7 +58,7 @@ WITH universe AS (
 -- bulk of a one-date run (0.25 s -> 0.11 s); a season-long run costs the same either way.
 played AS MATERIALIZED (
     SELECT player_lookup, season_year, game_date, game_id, team_abbr, points, minutes_played, ft_makes,
-           fg_attempts, ft_attempts, starter_flag, usage_rate
+           fg_attempts, ft_attempts, starter_flag, usage_rate, total_rebounds, assists
     FROM nba_analytics.player_game_summary
     WHERE minutes_played > 0
       AND game_date BETWEEN (SELECT lookback_start FROM run_bounds) AND (SELECT end_date FROM run_bounds)
@@ -53,6 +66,7 @@ played AS MATERIALIZED (
 pairs AS (
     SELECT u.game_date, u.player_lookup, h.points, h.minutes_played, h.ft_makes,
            h.fg_attempts, h.ft_attempts, h.starter_flag, h.usage_rate, h.game_date AS hist_date,
+           h.total_rebounds, h.assists,
            h.team_abbr = u.team_abbr AS same_team,
            date_diff('day', h.game_date, u.game_date) AS days_ago,
            row_number() OVER (PARTITION BY u.game_date, u.player_lookup
@@ -85,7 +99,16 @@ hist AS (
            sum(points) AS points_season_total,
            sum(CASE WHEN same_team THEN 1 ELSE 0 END) AS games_with_team,
            max(hist_date) AS last_played_date,
-           sum(CASE WHEN days_ago <= 3 THEN 1 ELSE 0 END) AS games_in_last_3_days
+           sum(CASE WHEN days_ago <= 3 THEN 1 ELSE 0 END) AS games_in_last_3_days,
+           -- v3: weights 0.5^((k-1)/5) as exact decimals (a double sum is not order-free)
+           sum(CAST(power(CAST(0.5 AS DOUBLE), (k - 1) / CAST(5 AS DOUBLE)) AS DECIMAL(18, 12)) * points) AS points_ewm_num,
+           sum(CAST(power(CAST(0.5 AS DOUBLE), (k - 1) / CAST(5 AS DOUBLE)) AS DECIMAL(18, 12))
+               * CAST(minutes_played AS DECIMAL(18, 6))) AS minutes_ewm_num,
+           sum(CAST(power(CAST(0.5 AS DOUBLE), (k - 1) / CAST(5 AS DOUBLE)) AS DECIMAL(18, 12))) AS ewm_den,
+           max(CASE WHEN k = 1 THEN points END) AS points_last_game,
+           max(CASE WHEN k = 1 THEN minutes_played END) AS minutes_last_game,
+           max(CASE WHEN k = 1 THEN CASE WHEN starter_flag THEN 1 ELSE 0 END END) AS started_last_game,
+           sum(CASE WHEN k <= 10 THEN points + coalesce(total_rebounds, 0) + coalesce(assists, 0) ELSE 0 END) AS pra_last_10_total
     FROM pairs GROUP BY game_date, player_lookup
 ),
 team_games AS (
@@ -218,7 +241,12 @@ joined AS (
            coalesce(ab.absent_players, 0) AS absent_players,
            oa.starter_points_allowed, oa.bench_points_allowed,
            tt.spread AS team_spread, tt.game_total AS game_total_line,
-           ps.prev_points_avg, ps.prev_minutes_avg, ps.prev_games
+           ps.prev_points_avg, ps.prev_minutes_avg, ps.prev_games,
+           u.teammates_out, u.teammates_out_points, u.teammates_out_minutes, u.teammates_out_starts,
+           u.teammates_newly_out_points, u.teammates_returning_points, u.opponents_out_points,
+           CASE WHEN u.returning_from_inactive THEN 1 ELSE 0 END AS returning_from_inactive,
+           h.points_ewm_num, h.minutes_ewm_num, h.ewm_den, h.points_last_game, h.minutes_last_game,
+           h.started_last_game, h.pra_last_10_total, u.current_pra_line
     FROM universe u
     LEFT JOIN nba_precompute.player_daily_cache c ON c.cache_date = u.game_date AND c.player_lookup = u.player_lookup
     LEFT JOIN nba_precompute.player_composite_factors f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
@@ -278,8 +306,21 @@ features AS MATERIALIZED (
            CASE WHEN games IS NULL THEN NULL
                 WHEN games_with_team < games THEN games_with_team END      AS games_since_joining,
            date_diff('day', last_played_date, game_date)                   AS days_since_last_game,
-           CASE WHEN games_in_last_3_days >= 2 THEN 1 ELSE 0 END           AS third_in_four_nights
+           CASE WHEN games_in_last_3_days >= 2 THEN 1 ELSE 0 END           AS third_in_four_nights,
+           -- v3 features (see the header)
+           CAST(points_ewm_num AS DOUBLE) / CAST(nullif(ewm_den, 0) AS DOUBLE)   AS points_ewm_5,
+           CAST(minutes_ewm_num AS DOUBLE) / CAST(nullif(ewm_den, 0) AS DOUBLE)  AS minutes_ewm_5,
+           current_pra_line * points_last_10_total / CAST(nullif(pra_last_10_total, 0) AS DOUBLE) AS pra_implied_points
     FROM joined j
+),
+tonight AS (        -- his role among the team's players of the date's universe
+    SELECT f.*,
+           rank() OVER (PARTITION BY game_date, team_abbr ORDER BY minutes_avg_last_10_v2 DESC NULLS LAST) AS minutes_rank_tonight,
+           rank() OVER (PARTITION BY game_date, team_abbr
+                        ORDER BY starts_last_5 DESC NULLS LAST, minutes_avg_last_10_v2 DESC NULLS LAST) AS start_rank_tonight,
+           CAST(sum(CAST(round(minutes_avg_last_10_v2, 6) AS DECIMAL(18, 6))) OVER (PARTITION BY game_date, team_abbr)
+                AS DOUBLE) AS available_minutes_tonight
+    FROM features f
 ),
 sourced AS (
     SELECT x.*,
@@ -308,7 +349,7 @@ sourced AS (
            CASE WHEN team_win_pct IS NOT NULL THEN 'calculated' ELSE 'missing' END AS src_team_win_pct,
            CASE WHEN current_points_line IS NOT NULL THEN 'phase3' ELSE 'missing' END AS src_vegas_points_line,
            'phase3' AS src_has_vegas_line
-    FROM features x
+    FROM tonight x
 )
 SELECT
     game_date,
@@ -370,7 +411,26 @@ SELECT
     round(prev_points_avg, 6)            AS prev_season_points_avg,
     round(prev_minutes_avg, 6)           AS prev_season_minutes_avg,
     prev_games                           AS prev_season_games,
-    'v2_53features'                      AS feature_version,
+    teammates_out,
+    teammates_out_points,
+    teammates_out_minutes,
+    teammates_out_starts,
+    teammates_newly_out_points,
+    teammates_returning_points,
+    opponents_out_points,
+    returning_from_inactive,
+    minutes_rank_tonight,
+    start_rank_tonight,
+    round(available_minutes_tonight, 6)  AS available_minutes_tonight,
+    round(round(minutes_avg_last_10_v2, 6) * 240 / nullif(available_minutes_tonight, 0), 6) AS expected_minutes_tonight,
+    round(points_ewm_5, 6)               AS points_ewm_5,
+    round(minutes_ewm_5, 6)              AS minutes_ewm_5,
+    points_last_game,
+    round(minutes_last_game, 6)          AS minutes_last_game,
+    started_last_game,
+    current_pra_line                     AS pra_line,
+    round(pra_implied_points, 6)         AS pra_implied_points,
+    'v3_72features'                      AS feature_version,
     '{' ||
         '"points_avg_last_5":"' || src_points_avg_last_5 || '"' || ',' ||
         '"points_avg_last_10":"' || src_points_avg_last_10 || '"' || ',' ||
@@ -424,7 +484,26 @@ SELECT
         '"game_total_line":"' || CASE WHEN game_total_line IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
         '"prev_season_points_avg":"' || CASE WHEN prev_points_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
         '"prev_season_minutes_avg":"' || CASE WHEN prev_minutes_avg IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
-        '"prev_season_games":"' || CASE WHEN prev_games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || '}' AS feature_sources,
+        '"prev_season_games":"' || CASE WHEN prev_games IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"teammates_out":"' || CASE WHEN teammates_out IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"teammates_out_points":"' || CASE WHEN teammates_out_points IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"teammates_out_minutes":"' || CASE WHEN teammates_out_minutes IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"teammates_out_starts":"' || CASE WHEN teammates_out_starts IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"teammates_newly_out_points":"' || CASE WHEN teammates_newly_out_points IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"teammates_returning_points":"' || CASE WHEN teammates_returning_points IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"opponents_out_points":"' || CASE WHEN opponents_out_points IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"returning_from_inactive":"' || CASE WHEN returning_from_inactive IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"minutes_rank_tonight":"' || CASE WHEN minutes_avg_last_10_v2 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"start_rank_tonight":"' || CASE WHEN starts_last_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"available_minutes_tonight":"' || CASE WHEN available_minutes_tonight IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"expected_minutes_tonight":"' || CASE WHEN nullif(available_minutes_tonight, 0) + minutes_avg_last_10_v2 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"points_ewm_5":"' || CASE WHEN points_ewm_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_ewm_5":"' || CASE WHEN minutes_ewm_5 IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"points_last_game":"' || CASE WHEN points_last_game IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"minutes_last_game":"' || CASE WHEN minutes_last_game IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"started_last_game":"' || CASE WHEN started_last_game IS NULL THEN 'missing' ELSE 'calculated' END || '"' || ',' ||
+        '"pra_line":"' || CASE WHEN current_pra_line IS NULL THEN 'missing' ELSE 'phase3' END || '"' || ',' ||
+        '"pra_implied_points":"' || CASE WHEN pra_implied_points IS NULL THEN 'missing' ELSE 'calculated' END || '"' || '}' AS feature_sources,
     round((CASE src_points_avg_last_5 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_season WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +

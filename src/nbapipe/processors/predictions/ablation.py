@@ -14,35 +14,54 @@ import datetime as dt
 import numpy as np
 
 from nbapipe import config
-from nbapipe.processors.precompute.ml_feature_store import FEATURES_V1, FEATURES_V2_ADDED
+from nbapipe.processors.precompute.ml_feature_store import FEATURES_V1, FEATURES_V2_ADDED, FEATURES_V3_ADDED
 from nbapipe.processors.predictions import models
 from nbapipe.warehouse import Warehouse
 
-V1 = tuple(f for f in FEATURES_V1 if f not in ("vegas_points_line", "has_vegas_line"))
+V1 = tuple(f for f in FEATURES_V1 if f not in models.MARKET_FEATURES)
+# v2's model: every v1 and v2 feature but the lines, and its three products.
+V2 = V1 + tuple(FEATURES_V2_ADDED) + tuple(models.DERIVED_FEATURES)
 GROUPS = {
     "minutes": ("minutes_avg_last_3", "minutes_avg_last_5", "minutes_avg_last_10", "minutes_avg_season",
                 "minutes_trend", "starts_last_5", "minutes_share_last_10"),
     "scoring": ("points_avg_last_3", "usage_rate_last_10", "fga_avg_last_5", "fta_avg_last_5",
                 "points_per_minute_last_10", "points_per_minute_season", "games_played_season"),
-    "availability": ("absent_teammate_points", "absent_teammate_minutes", "absent_teammates",
-                     "team_games_missed_last_5", "days_since_last_game", "games_since_joining"),
+    "availability (inactive list)": ("teammates_out", "teammates_out_points", "teammates_out_minutes",
+                                     "teammates_out_starts", "teammates_newly_out_points",
+                                     "teammates_returning_points", "opponents_out_points",
+                                     "returning_from_inactive", "days_since_last_game", "games_since_joining"),
+    "role tonight": ("minutes_rank_tonight", "start_rank_tonight", "available_minutes_tonight",
+                     "expected_minutes_tonight"),
+    "recency": ("points_ewm_5", "minutes_ewm_5", "points_last_game", "minutes_last_game", "started_last_game"),
     "opponent_schedule": ("third_in_four_nights", "opp_role_points_allowed", "opp_points_allowed"),
     "game_lines": ("team_spread", "game_total_line"),
     "previous_season": ("prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games"),
     "derived": tuple(models.DERIVED_FEATURES),
 }
-assert set(sum(GROUPS.values(), ())) - set(models.DERIVED_FEATURES) == set(FEATURES_V2_ADDED)
+# Every v2/v3 feature the model reads is in one group (the rest are v1's, the lines, or unused).
+assert set(sum(GROUPS.values(), ())) == (set(FEATURES_V2_ADDED + FEATURES_V3_ADDED + tuple(models.DERIVED_FEATURES))
+                                          - set(models.MARKET_FEATURES + models.UNUSED_FEATURES))
 ALL = models.MODEL_FEATURES
+# What the variants read: every stored feature but the lines, and the products.
+STORED = tuple(f for f in FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED if f not in models.MARKET_FEATURES)
+COLUMNS = STORED + tuple(models.DERIVED_FEATURES)
 MEAN = {**models.HYPERPARAMETERS, "loss": "squared_error"}
+V2_HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15,
+                      "min_samples_leaf": 50, "max_bins": 63, "l2_regularization": 1.0,
+                      "early_stopping": False, "random_state": 0}
 
 
 def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
     """(name, hyperparameters, features): the v1 model as it was, v1 with the median loss, the
-    chosen model, and the chosen model without each feature group."""
-    out = [("v1 features, squared error (the Phase 5 model before v2)", MEAN, V1),
-           ("v1 features, absolute error (median)", models.HYPERPARAMETERS, V1),
-           ("all v2 features, squared error", MEAN, ALL),
-           ("all v2 features, absolute error = the model", models.HYPERPARAMETERS, ALL)]
+    v2 model, the chosen model's features with v2's learner and with the squared error, the
+    chosen model, and the chosen model without each feature group. The market blend comes on
+    top of the chosen model (the evaluation's gradient_boosting rows)."""
+    out = [("v1 features, squared error (the Phase 5 model before v2)", {**V2_HYPERPARAMETERS, "loss": "squared_error"}, V1),
+           ("v1 features, absolute error (median)", V2_HYPERPARAMETERS, V1),
+           ("v2 features and learner (the model before v3)", V2_HYPERPARAMETERS, V2),
+           ("v3 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL),
+           ("v3 features, squared error", MEAN, ALL),
+           ("v3 features, absolute error = the model (before the market blend)", models.HYPERPARAMETERS, ALL)]
     for g, cols in GROUPS.items():
         out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols)))
     return out
@@ -52,7 +71,7 @@ def load_ablation(wh: Warehouse) -> dict | None:
     """Everything the ablation reads, so the warehouse is released before the training: the
     scored rows of the staged evaluation (_eval_rows) and each month's training rows."""
     scored = wh.con.sql(f"""
-        SELECT f.game_date, f.player_lookup, {models.feature_select()}, e.actual, e.last_10
+        SELECT f.game_date, f.player_lookup, {models.feature_select(STORED)}, e.actual, e.last_10
         FROM _eval_rows e JOIN nba_predictions.ml_feature_store f
           ON f.game_date = e.game_date AND f.player_lookup = e.player_lookup
         WHERE e.system_id = '{models.SYSTEM_ID}' ORDER BY f.game_date, f.player_lookup""").to_arrow_table()
@@ -61,7 +80,7 @@ def load_ablation(wh: Warehouse) -> dict | None:
     dates = scored.column("game_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     cutoffs = sorted({models.cutoff_of(d.astype(dt.date)) for d in dates})
     return {"scored": scored, "dates": dates, "cutoffs": cutoffs,
-            "train": {c: models.training_rows(wh, c) for c in cutoffs}}
+            "train": {c: models.training_rows(wh, c, STORED) for c in cutoffs}}
 
 
 def run_ablation(data: dict | None) -> list[dict]:
@@ -69,8 +88,8 @@ def run_ablation(data: dict | None) -> list[dict]:
     if data is None:
         return []
     scored, dates, cutoffs, train = data["scored"], data["dates"], data["cutoffs"], data["train"]
-    cols = list(ALL)
-    Xs, ys = models.feature_matrix(scored), scored.column("actual").to_numpy()
+    cols = list(COLUMNS)
+    Xs, ys = models.feature_matrix(scored, COLUMNS), scored.column("actual").to_numpy()
     last_10 = scored.column("last_10").to_numpy()
     results = []
     for name, hp, feats in variants():
@@ -81,9 +100,9 @@ def run_ablation(data: dict | None) -> list[dict]:
             if t.num_rows < config.MODEL_MIN_TRAINING_ROWS:
                 continue
             month = (dates >= np.datetime64(c, "D")) & (dates < np.datetime64(_next_month(c), "D"))
-            X = models.feature_matrix(t)[:, idx]
+            X = models.feature_matrix(t, COLUMNS)[:, idx]
             est = _fit(X, t.column("actual_points").to_numpy(), hp)
-            with models._one_thread():
+            with models._threads():
                 pred[month] = np.maximum(est.predict(Xs[month][:, idx]), 0.0)
         ok = ~np.isnan(pred)
         mae = float(np.mean(np.abs(pred[ok] - ys[ok])))
@@ -99,7 +118,7 @@ def _fit(X, y, hp):
     if empty.any():
         X = X.copy()
         X[:, empty] = 0.0
-    with models._one_thread():
+    with models._threads():
         return HistGradientBoostingRegressor(**hp).fit(X, y)
 
 

@@ -11,7 +11,7 @@ library versions; the JSON sidecar beside it says the same in words (training wi
 features, versions, hyperparameters, residual spread). A rerun finds the same file and gives
 identical predictions; changed history (a Phase 3/4 rerun of earlier dates) trains a new file.
 
-What a model predicts (TRAINING_CODE_VERSION 2, feature version v2): a distribution, not a number.
+What a model predicts (TRAINING_CODE_VERSION 3, feature version v3): a distribution, not a number.
   median  a HistGradientBoosting model with absolute-error loss: the median points (what MAE
           rewards; points are right-skewed, so the median is below the mean);
   scale   a small second model of the median's absolute error (its typical miss for this row);
@@ -20,6 +20,10 @@ What a model predicts (TRAINING_CODE_VERSION 2, feature version v2): a distribut
           cutoff). P(points > line) = 1 - F((line - median) / scale), with F that distribution,
           so probabilities are calibrated on earlier months only (quantile recalibration); the
           first model, which has no earlier month, uses its own training residuals and says so.
+  market  where the market has a view of the player's points (a points line; else the
+          points implied by his points + rebounds + assists line), the median is pulled toward
+          it: (1 - w) x median + w x market, w per market fitted on earlier months' rows only
+          (see _market_weights). Most rows have no line: for them the model stands alone.
   line_shrink  k in 0..1: on a lined row P(over) = the books' P + k (model P - books' P), k
           fitted on earlier lined rows only (see _line_shrink).
 The 10% / 50% / 90% quantiles are median + scale x F^-1(0.1 / 0.5 / 0.9).
@@ -37,17 +41,30 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+# Read by OpenMP when scikit-learn's compiled modules first load (imported lazily below).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from nbapipe import cancel, config
 from nbapipe.processors.precompute.ml_feature_store import FEATURES, FEATURE_VERSION
 from nbapipe.warehouse import Warehouse
 
 SYSTEM_ID = "gradient_boosting"
 # Bump when the training code changes what a model is (part of every model's fingerprint).
-TRAINING_CODE_VERSION = 2
-# The line is not a model input: it exists on < 3% of feature rows and on none before most
-# cutoffs, so a model cannot learn from it; and the model's own distribution is what is
-# compared with the line and its price to make a pick.
-STORED_FEATURES = tuple(f for f in FEATURES if f not in ("vegas_points_line", "has_vegas_line"))
+TRAINING_CODE_VERSION = 3
+# Market lines are not tree inputs: they exist on a few % of feature rows and on none before most
+# cutoffs, so trees cannot learn from them. They anchor the median instead (ANCHORS).
+MARKET_FEATURES = ("vegas_points_line", "has_vegas_line", "pra_line", "pra_implied_points")
+# Stored but not read by the trees: v1's composite scores and the recent-game load, and v2's
+# absent-teammate sums (v3's teammates_out_* from the inactive list say it better). The
+# walk-forward ablation measured no loss without them, and fewer columns train faster.
+UNUSED_FEATURES = ("fatigue_score", "shot_zone_mismatch_score", "pace_score", "usage_spike_score",
+                   "rest_advantage", "recent_trend", "minutes_change", "games_in_last_7_days",
+                   "absent_teammate_points", "absent_teammate_minutes", "absent_teammates",
+                   "team_games_missed_last_5")
+STORED_FEATURES = tuple(f for f in FEATURES if f not in MARKET_FEATURES + UNUSED_FEATURES)
+# The market's view of a player's points, in order of preference: a row blends with the first
+# it has (the points line itself; else what his points + rebounds + assists line implies).
+ANCHORS = ("vegas_points_line", "pra_implied_points")
 # Products the trees approximate poorly with 15 leaves: expected points = rate x minutes.
 DERIVED_FEATURES = {
     "expected_points_recent": ("points_per_minute_last_10", "minutes_avg_last_3"),
@@ -55,16 +72,20 @@ DERIVED_FEATURES = {
     "usage_minutes": ("usage_rate_last_10", "minutes_avg_last_5"),
 }
 MODEL_FEATURES = STORED_FEATURES + tuple(DERIVED_FEATURES)
-# Deterministic (no subsampling, no early-stopping split, fixed seed), small and fast: ~1 s
-# per model on one core. NULL features go to the trees' learned missing-value branch.
-# Absolute-error loss: the walk-forward ablation (`nbapipe evaluate --ablation`) measured the
-# median 0.9% of the last-10 average's MAE better than the mean (squared error) on 2023-24.
-HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100,
-                   "max_leaf_nodes": 15, "min_samples_leaf": 50, "max_bins": 63,
+# Deterministic (no row subsampling, no early-stopping split, fixed seed: the features each
+# split considers are drawn from random_state). NULL features go to the trees' learned
+# missing-value branch. Absolute-error loss: the walk-forward ablation (`nbapipe evaluate
+# --ablation`) measured the median better than the mean (squared error) on 2023-24. More,
+# slower-learning trees that each consider half the features (max_features) beat v2's 100 trees
+# at the same cost per tree (half the histograms).
+HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.075, "max_iter": 200,
+                   "max_leaf_nodes": 15, "min_samples_leaf": 50, "max_bins": 63, "max_features": 0.5,
                    "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
-# The scale model: fewer trees, fitted on every second training row (its target, an absolute
+# The scale model: few trees, fitted on every second training row (its target, an absolute
 # error, is noisy: more trees bought nothing), to keep training within budget.
-SCALE_HYPERPARAMETERS = {**HYPERPARAMETERS, "max_iter": 30}
+SCALE_HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 30,
+                         "max_leaf_nodes": 15, "min_samples_leaf": 50, "max_bins": 63,
+                         "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
 # Levels of the stored z distribution (F^-1 at 0.5%, 1%, ..., 99.5%).
 Z_LEVELS = np.linspace(0.005, 0.995, 199)
 
@@ -90,12 +111,16 @@ class Model:
         return float(self.meta["training_residual_std"])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The median points."""
-        with _one_thread():
+        """The trees' median points (before the market blend)."""
+        with _threads():
             return np.maximum(self.estimator["median"].predict(X), 0.0)
 
+    def anchored(self, median: np.ndarray, anchors: dict[str, np.ndarray]) -> np.ndarray:
+        """The median blended with the market where a row has a view of it (see blend)."""
+        return blend(median, anchors, self.meta["calibration"].get("market_weights", {}))
+
     def scale(self, X: np.ndarray) -> np.ndarray:
-        with _one_thread():
+        with _threads():
             return np.maximum(self.estimator["scale"].predict(X), MIN_SCALE)
 
     def p_over(self, median: np.ndarray, scale: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -124,26 +149,47 @@ def p_over(median: np.ndarray, scale: np.ndarray, line: np.ndarray, z_quantiles:
     return np.where(np.isnan(line), np.nan, 1.0 - cdf)
 
 
-def feature_matrix(table: pa.Table) -> np.ndarray:
-    """The model's features as a float matrix (NULL -> NaN), columns in MODEL_FEATURES order."""
-    cols = {f: table.column(f).to_numpy(zero_copy_only=False).astype(np.float64) for f in STORED_FEATURES}
-    for name, (a, b) in DERIVED_FEATURES.items():
-        cols[name] = cols[a] * cols[b]
-    return np.column_stack([cols[f] for f in MODEL_FEATURES])
+def blend(median: np.ndarray, anchors: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """(1 - w) x median + w x anchor with each row's first anchor (ANCHORS order) and its weight;
+    rows without one keep the median."""
+    out, taken = median.copy(), np.zeros(len(median), dtype=bool)
+    for a in ANCHORS:
+        use = ~taken & ~np.isnan(anchors[a])
+        w = float(weights.get(a, 0.0))
+        out[use] = (1.0 - w) * median[use] + w * anchors[a][use]
+        taken |= use
+    return out
 
 
-def feature_select() -> str:
-    return ", ".join(f"CAST(f.{c} AS DOUBLE) AS {c}" for c in STORED_FEATURES)
+def anchors_of(table: pa.Table) -> dict[str, np.ndarray]:
+    """The market columns of a feature table (NULL -> NaN)."""
+    return {a: table.column(a).to_numpy(zero_copy_only=False).astype(np.float64) for a in ANCHORS}
 
 
-def training_rows(wh: Warehouse, cutoff: dt.date) -> pa.Table:
+def feature_matrix(table: pa.Table, features: tuple[str, ...] = MODEL_FEATURES) -> np.ndarray:
+    """Features as a float matrix (NULL -> NaN), columns in `features` order (the model's by
+    default; a derived one is the product of its two stored columns)."""
+    def column(f: str) -> np.ndarray:
+        if f in DERIVED_FEATURES:
+            a, b = DERIVED_FEATURES[f]
+            return column(a) * column(b)
+        return table.column(f).to_numpy(zero_copy_only=False).astype(np.float64)
+    return np.column_stack([column(f) for f in features])
+
+
+def feature_select(stored: tuple[str, ...] = STORED_FEATURES) -> str:
+    """The stored features (the model's by default) and the market anchors of feature-store rows `f`."""
+    return ", ".join(f"CAST(f.{c} AS DOUBLE) AS {c}" for c in stored + ANCHORS)
+
+
+def training_rows(wh: Warehouse, cutoff: dt.date, stored: tuple[str, ...] = STORED_FEATURES) -> pa.Table:
     """Labelled feature rows strictly before `cutoff`: the most recent MODEL_MAX_TRAINING_ROWS,
     in key order. The label is the points of that earlier game; DNP rows have none and are left
     out. Nothing dated on or after the cutoff is read."""
     sql = f"""
         SELECT * FROM (
-            SELECT f.game_date, f.player_lookup, {feature_select()},
-                   CAST(s.points AS DOUBLE) AS actual_points, CAST(f.vegas_points_line AS DOUBLE) AS line
+            SELECT f.game_date, f.player_lookup, {feature_select(stored)},
+                   CAST(s.points AS DOUBLE) AS actual_points
             FROM nba_predictions.ml_feature_store f
             JOIN nba_analytics.player_game_summary s
               ON s.game_date = f.game_date AND s.player_lookup = f.player_lookup
@@ -210,7 +256,7 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
         cache[cutoff] = None
         return None
     X, y = feature_matrix(table), table.column("actual_points").to_numpy()
-    fp = _fingerprint(X, y)
+    fp = _fingerprint(X, y, anchors_of(table))
     path = models_dir / SYSTEM_ID / f"{cutoff.isoformat()}_{fp[:16]}.joblib" if models_dir else None
     if path and path.exists() and path.with_suffix(".json").exists():
         import joblib
@@ -218,9 +264,8 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
         if meta.get("fingerprint") == fp:
             cache[cutoff] = Model(cutoff, joblib.load(path), meta, path)
             return cache[cutoff]
-    estimator = _fit(X, y)
-    with _one_thread():
-        residuals = y - estimator["median"].predict(X)
+    estimator, fitted = _fit(X, y)
+    residuals = y - fitted
     calibration = _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator)
     dates = table.column("game_date")
     meta = {
@@ -229,7 +274,7 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
                             "last_date": dates[-1].as_py().isoformat(),
                             "rule": "feature rows with game_date < cutoff (most recent rows first, capped)"},
         "training_rows": int(table.num_rows), "max_training_rows": config.MODEL_MAX_TRAINING_ROWS,
-        "features": list(MODEL_FEATURES), "feature_version": FEATURE_VERSION,
+        "features": list(MODEL_FEATURES), "feature_version": FEATURE_VERSION, "anchors": list(ANCHORS),
         "label": "nba_analytics.player_game_summary.points of the same (earlier) game",
         "stored_features": list(STORED_FEATURES), "derived_features": DERIVED_FEATURES,
         "hyperparameters": HYPERPARAMETERS, "scale_hyperparameters": SCALE_HYPERPARAMETERS,
@@ -245,8 +290,10 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
     return cache[cutoff]
 
 
-def _fit(X: np.ndarray, y: np.ndarray) -> dict:
-    """The median model, then the scale model fitted to the median's absolute errors."""
+def _fit(X: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The median model, then the scale model fitted to the median's absolute errors; and the
+    median's in-sample predictions (predicting every training row is a third of the cost of
+    training: done once)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     # A feature with no value at all before the cutoff (the previous season's averages in the
     # first season) cannot be binned: a constant column instead, which no tree ever splits on.
@@ -254,11 +301,11 @@ def _fit(X: np.ndarray, y: np.ndarray) -> dict:
     if empty.any():
         X = X.copy()
         X[:, empty] = 0.0
-    with _one_thread():
+    with _threads():
         median = HistGradientBoostingRegressor(**HYPERPARAMETERS).fit(X, y)
-        miss = np.abs(y - median.predict(X))
-        scale = HistGradientBoostingRegressor(**SCALE_HYPERPARAMETERS).fit(X[::2], miss[::2])
-    return {"median": median, "scale": scale}
+        fitted = median.predict(X)
+        scale = HistGradientBoostingRegressor(**SCALE_HYPERPARAMETERS).fit(X[::2], np.abs(y - fitted)[::2])
+    return {"median": median, "scale": scale}, fitted
 
 
 def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
@@ -281,13 +328,14 @@ def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
         z, zq = np.empty(cal["rows"]), cal["z_quantiles"]      # (its row count only)
         source = f"passed on by {prev.version} ({int(month.sum())} rows since its cutoff): {cal['source']}"
     else:
-        with _one_thread():
+        with _threads():
             med = np.maximum(estimator["median"].predict(X), 0.0)
             sc = np.maximum(estimator["scale"].predict(X), MIN_SCALE)
         z = (y - med) / sc
         zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
         source = f"in sample: no earlier model ({int(len(y))} training rows)"
-    return {"source": source, "rows": int(len(z)), "z_quantiles": zq,
+    market = _market_weights(prev, table, month, X, y)
+    return {"source": source, "rows": int(len(z)), "z_quantiles": zq, **market,
             **_line_shrink(prev, table, month, X, y)}
 
 
@@ -295,6 +343,42 @@ def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
 MIN_CALIBRATION_ROWS = 1000
 # Fewer earlier lined player-games than this: no evidence, the model's P(over) is used as is.
 MIN_LINED_PAIRS = 30
+
+
+# The blend weights tried: 0 (the model alone) to 1 (the market alone) in steps of 0.05.
+MARKET_WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def _market_weights(prev, table, month, X, y) -> dict:
+    """How far to pull the median toward each market anchor, from earlier months only. Each
+    model keeps the (trees' median, anchor, points) triples of every earlier month's rows with
+    that anchor, each predicted out of sample by its own month's model: the previous model's
+    triples plus the previous month's rows predicted by the previous model. w is the grid value
+    with the least mean absolute error of (1 - w) x median + w x anchor on them (the smallest on
+    a tie); with fewer than MIN_LINED_PAIRS triples, 0: the model alone."""
+    earlier = prev.meta["calibration"].get("market_pairs", {}) if prev is not None else {}
+    pairs = {a: list(earlier.get(a, [])) for a in ANCHORS}
+    if prev is not None and month.any():
+        anchors = {a: v[month] for a, v in anchors_of(table).items()}
+        median, points = prev.predict(X[month]), y[month]
+        taken = np.zeros(int(month.sum()), dtype=bool)
+        for a in ANCHORS:
+            use = ~taken & ~np.isnan(anchors[a])
+            pairs[a] += [[round(float(m), 6), round(float(v), 6), float(p)]
+                         for m, v, p in zip(median[use], anchors[a][use], points[use])]
+            taken |= use
+    weights = {}
+    for a, triples in pairs.items():
+        if len(triples) < MIN_LINED_PAIRS:
+            weights[a] = 0.0
+            continue
+        m, v, p = np.array(triples, dtype=np.float64).T
+        errors = [float(np.mean(np.abs((1.0 - w) * m + w * v - p))) for w in MARKET_WEIGHT_GRID]
+        weights[a] = float(MARKET_WEIGHT_GRID[int(np.argmin(errors))])
+    return {"market_pairs": pairs, "market_weights": weights,
+            "market_rule": {a: (f"mean absolute error on {len(t)} earlier rows" if len(t) >= MIN_LINED_PAIRS
+                                else f"fewer than {MIN_LINED_PAIRS} earlier rows: the model alone")
+                            for a, t in pairs.items()}}
 
 
 def _line_shrink(prev, table, month, X, y) -> dict:
@@ -306,11 +390,13 @@ def _line_shrink(prev, table, month, X, y) -> dict:
     used as line_P + k (P - line_P). Lines are on few dates (a handful before March 2024)."""
     pairs = list(prev.meta["calibration"].get("lined_pairs", [])) if prev is not None else []
     if prev is not None:
-        line = table.column("line").to_numpy(zero_copy_only=False).astype(np.float64)
+        anchors = anchors_of(table)
+        line = anchors["vegas_points_line"]
         sel = month & ~np.isnan(line) & (y != line)
         if sel.any():
             Xs = X[sel]
-            p = prev.p_over(prev.predict(Xs), prev.scale(Xs), line[sel])
+            median = prev.anchored(prev.predict(Xs), {a: v[sel] for a, v in anchors.items()})
+            p = prev.p_over(median, prev.scale(Xs), line[sel])
             pairs += [[round(float(a), 6), int(b)] for a, b in zip(p, y[sel] > line[sel])]
     if len(pairs) < MIN_LINED_PAIRS:
         return {"lined_pairs": pairs, "line_shrink": 1.0,
@@ -322,21 +408,22 @@ def _line_shrink(prev, table, month, X, y) -> dict:
             "line_shrink_rule": f"least squares on {len(pairs)} earlier lined rows"}
 
 
-def _one_thread():
-    # One OpenMP thread: on a busy 2-core machine more threads made training 10-20x slower
-    # (spinning workers), and a fixed thread count keeps reruns bit-for-bit identical.
+def _threads():
+    # At most MODEL_THREADS OpenMP threads (the trees come out the same for any count: measured
+    # bit-identical with 1 and 2). Idle threads sleep (OMP_WAIT_POLICY=PASSIVE, set at import
+    # above): spinning ones made training 10-20x slower on a busy 2-core machine.
     from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=1)
+    return threadpool_limits(limits=config.MODEL_THREADS)
 
 
-def _fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+def _fingerprint(X: np.ndarray, y: np.ndarray, anchors: dict[str, np.ndarray]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"features": MODEL_FEATURES, "feature_version": FEATURE_VERSION,
                          "derived": DERIVED_FEATURES, "hyperparameters": HYPERPARAMETERS,
                          "scale": SCALE_HYPERPARAMETERS, "code": TRAINING_CODE_VERSION,
-                         "libraries": _library_versions()}, sort_keys=True).encode())
-    h.update(np.ascontiguousarray(X).tobytes())
-    h.update(np.ascontiguousarray(y).tobytes())
+                         "anchors": ANCHORS, "libraries": _library_versions()}, sort_keys=True).encode())
+    for a in (X, y, *(anchors[a] for a in ANCHORS)):     # the market blend is fitted on the anchors
+        h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
 

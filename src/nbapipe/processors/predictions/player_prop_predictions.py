@@ -80,7 +80,6 @@ def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
     the feature rows of its month's dates."""
     rows = wh.con.sql(
         f"SELECT f.game_date, date_trunc('month', f.game_date) AS cutoff, f.player_lookup, "
-        f"CAST(f.vegas_points_line AS DOUBLE) AS line, "
         f"{models.feature_select()} FROM nba_predictions.ml_feature_store f "
         f"WHERE f.game_date IN (SELECT game_date FROM run_dates) "
         f"ORDER BY f.game_date, f.player_lookup").to_arrow_table()
@@ -95,8 +94,8 @@ def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
         sub = rows.filter(pa.array(mask))
         n = sub.num_rows
         X = models.feature_matrix(sub)
-        median, scale = model.predict(X), model.scale(X)
-        line = sub.column("line").to_numpy(zero_copy_only=False).astype(np.float64)
+        median, scale = model.anchored(model.predict(X), models.anchors_of(sub)), model.scale(X)
+        line = sub.column("vegas_points_line").to_numpy(zero_copy_only=False).astype(np.float64)
         q10, _, q90 = model.quantiles(median, scale)
         p_over = model.p_over(median, scale, line)
         # P(under) = P(points < L) = 1 - P(points > ceil(L) - 1): a whole-number line can push.
