@@ -1,6 +1,6 @@
-"""Feature version v2 on the real data: point-in-time (a changed result on D moves no feature of
-D, and moves the later features built from it), values checked against the box scores, and the
-sources map covering every feature."""
+"""Feature versions v2 and v3 on the real data: point-in-time (a changed result on D moves no
+feature of D, and moves the later features built from it; of D's own listing only its inactive
+list is read), values checked against the box scores, and the sources map covering every feature."""
 from __future__ import annotations
 
 import json
@@ -88,3 +88,54 @@ def test_v2_feature_values_against_the_box_scores(phase4_wh):
         SELECT count(*) AS n FROM recent WHERE player_lookup NOT IN (SELECT player_lookup FROM tonight)""",
                             [team, day, team, day, team])[0]["n"]
     assert {r["absent_teammates"] for r in rows if r["team_abbr"] == team} == {absent}
+
+
+@pytest.mark.realdata
+def test_v3_reads_only_the_inactive_list_of_the_night(phase4_home, tmp_path):
+    """Of D's raw box score only the inactive list is pre-game information. Change every stat and
+    start of D's active rows in the raw table and recompute D's context and features: nothing
+    moves. Then take one player off a team's inactive list: he joins that night's universe and
+    the team's teammates_out and teammates_out_points drop by him (his points per game with the
+    team this season, by hand), and nothing about other teams moves."""
+    home = copy_home(phase4_home, tmp_path / "home")
+    raw = "nba_raw.nbac_gamebook_player_stats"
+
+    def recompute():
+        r = backfill(home, DAY, DAY, phases=(3, 4), skip_downstream_trigger=True, resume=False,
+                     processors=["upcoming_player_game_context", "ml_feature_store"])
+        assert not r.failed and r.counts()["success"] == 2
+
+    with open_warehouse(home / "warehouse.duckdb") as wh:
+        wh.execute(f"""UPDATE {raw} SET points = points + 7, minutes_played = minutes_played + 4,
+                           starter_flag = NOT starter_flag WHERE game_date = ? AND player_status = 'active'""", [DAY])
+    recompute()
+    assert table_differences(home, phase4_home, FS, f"game_date = '{DAY}'") == 0
+    assert table_differences(home, phase4_home, "nba_analytics.upcoming_player_game_context",
+                             f"game_date = '{DAY}'") == 0
+
+    with read_wh(phase4_home) as wh:
+        # Of the inactive players who played for their team in the last 10 days (so on its recent
+        # roster), the one with the most points per game this season for it.
+        team, player, ppg = wh.tuples(f"""
+            SELECT i.team_abbr, i.player_lookup, avg(p.points) AS ppg
+            FROM {raw} i JOIN nba_analytics.player_game_summary p
+              ON p.player_lookup = i.player_lookup AND p.team_abbr = i.team_abbr AND p.season_year = 2022
+             AND p.game_date < i.game_date AND p.minutes_played > 0
+            WHERE i.game_date = ? AND i.player_status = 'inactive'
+            GROUP BY ALL HAVING max(p.game_date) >= CAST(? AS DATE) - 10
+            ORDER BY ppg DESC, i.player_lookup LIMIT 1""", [DAY, DAY])[0]
+        before = {r[0]: r[1:] for r in wh.tuples(f"SELECT team_abbr, min(teammates_out), min(teammates_out_points), "
+                                                 f"count(*) FROM {FS} WHERE game_date = ? GROUP BY 1", [DAY])}
+    with open_warehouse(home / "warehouse.duckdb") as wh:
+        wh.execute(f"DELETE FROM {raw} WHERE game_date = ? AND player_lookup = ? AND player_status = 'inactive'",
+                   [DAY, player])
+    recompute()
+    with read_wh(home) as wh:
+        after = {r[0]: r[1:] for r in wh.tuples(f"SELECT team_abbr, min(teammates_out), min(teammates_out_points), "
+                                                f"count(*) FROM {FS} WHERE game_date = ? GROUP BY 1", [DAY])}
+        assert wh.scalar(f"SELECT count(*) FROM {FS} WHERE game_date = ? AND player_lookup = ?", [DAY, player]) == 1
+    assert ppg > 5
+    assert after[team][0] == before[team][0] - 1
+    assert after[team][1] == pytest.approx(before[team][1] - ppg, abs=1e-5)
+    assert after[team][2] == before[team][2] + 1
+    assert {t: v for t, v in after.items() if t != team} == {t: v for t, v in before.items() if t != team}

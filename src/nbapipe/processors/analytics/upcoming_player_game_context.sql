@@ -119,10 +119,11 @@ out_last AS (       -- the inactive list of that game
 ),
 mates AS (          -- per team and date: each player's games for it this season before the date
     SELECT t.game_date, t.team_abbr, p.player_lookup,
-           -- DECIMAL: exact in any order (a double sum is not, see ml_feature_store.sql)
-           sum(p.points) / CAST(count(*) AS DECIMAL(18, 9)) AS points_per_game,
-           sum(CAST(p.minutes_played AS DECIMAL(18, 9))) / count(*) AS minutes_per_game,
-           sum(CASE WHEN p.starter_flag THEN 1 ELSE 0 END) / CAST(count(*) AS DECIMAL(18, 9)) AS start_rate,
+           -- DECIMAL, so that team_out's sums are exact in any order (a double sum is not, see
+           -- ml_feature_store.sql); a quotient is a double, so each is cast back
+           CAST(sum(p.points) / count(*) AS DECIMAL(18, 9)) AS points_per_game,
+           CAST(sum(CAST(p.minutes_played AS DECIMAL(18, 9))) / count(*) AS DECIMAL(18, 9)) AS minutes_per_game,
+           CAST(sum(CASE WHEN p.starter_flag THEN 1 ELSE 0 END) / count(*) AS DECIMAL(18, 9)) AS start_rate,
            max(p.game_date) AS last_played
     FROM team_dates t
     JOIN played p ON p.team_abbr = t.team_abbr AND p.season_year = t.season_year AND p.game_date < t.game_date
