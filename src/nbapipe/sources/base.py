@@ -84,6 +84,9 @@ class Loader:
     table: str                                    # nba_raw.<production name>
     columns: dict[str, Col]                       # stage 1: typed columns (helper names start with _)
     derived: dict[str, str] = field(default_factory=dict)   # stage 2: SQL over stage-1 columns
+    # Stage 2b: window columns over stage-2 columns, derived ones included. DuckDB partitions
+    # by a column much faster than by an expression: derive the expression first.
+    windows: dict[str, str] = field(default_factory=dict)
     join: str = ""                                # stage 2 join (stage 1 is aliased s1)
     where: str | None = None                      # stage 2 scope filter; NULL counts as in scope
     checks: list[tuple[str, str]] = field(default_factory=list)  # stage 2 (condition, reason SQL)
@@ -167,7 +170,7 @@ class Loader:
         return res
 
     def stage_columns(self) -> set[str]:
-        return set(self.columns) | set(self.derived)
+        return set(self.columns) | set(self.derived) | set(self.windows)
 
     def _reshape(self, wh: Warehouse, src: pa.Table) -> pa.Table:
         wh.con.register("_file", src)
@@ -192,12 +195,14 @@ class Loader:
         key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
                       for k in key_cols if k not in ("data_source", *self.nullable_key)]
         scope = f"coalesce({self.where}, true)" if self.where else "true"
+        windows = "".join(f", {expr} AS {q(name)}" for name, expr in self.windows.items())
         layers = [
             ("_stage1", f"SELECT __line, {', '.join(sel)}, {_reason_list(checks)} AS __reasons FROM src"),
             ("_stage2_raw", f"SELECT s1.*{derived}, {_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}"),
+            ("_windowed", f"SELECT *{windows} FROM _stage2_raw"),
             ("_staged", f"SELECT * EXCLUDE (__more) REPLACE (CASE WHEN len(__reasons) > 0 THEN __reasons "
                         f"WHEN len(__more) > 0 THEN __more ELSE {_reason_list(key_checks)} END AS __reasons), "
-                        f"{scope} AS __in_scope FROM _stage2_raw"),
+                        f"{scope} AS __in_scope FROM _windowed"),
         ]
         layers += contracts.row_rule_layers(self.table, self.stage_columns(), layers[-1][0])
         ctes = ", ".join(f"{name} AS ({sql})" for name, sql in layers)
@@ -235,7 +240,7 @@ class Loader:
 
     def _upsert(self, wh: Warehouse, path: Path, good: int) -> tuple[int, int, int]:
         table_cols = set(wh.columns(self.table))
-        stage_cols = [c for c in list(self.columns) + list(self.derived)
+        stage_cols = [c for c in [*self.columns, *self.derived, *self.windows]
                       if c in table_cols and c not in META_COLUMNS]
         keys = list(self.identity)
         values = [c for c in stage_cols if c not in keys]
