@@ -186,11 +186,14 @@ class Loader:
         between and no statement per rule. A row's __reasons are those of its first failing
         layer: bad cells, loader checks, missing keys, contract rules (contracts.row_rule_layers);
         duplicate keys are marked after (_mark_duplicates)."""
-        sel, checks, joins = [], [], {}
+        texts, sel, checks, joins = "", [], [], {}
         for name, col in self.columns.items():
+            joins.update(dict.fromkeys(col.joins()))
+            if col.src:                    # (an Sql column has no text of its own)
+                texts += f", {col.text} AS {q('__t_' + name)}"
+                col = col.reading(q("__t_" + name))
             sel.append(f"{col.expr()} AS {q(name)}")
             checks += col.checks(name)
-            joins.update(dict.fromkeys(col.joins()))
         derived = "".join(f", {expr} AS {q(name)}" for name, expr in self.derived.items())
         key_cols = dict.fromkeys((*self.identity, *self.key))
         key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
@@ -198,8 +201,9 @@ class Loader:
         scope = f"coalesce({self.where}, true)" if self.where else "true"
         windows = "".join(f", {expr} AS {q(name)}" for name, expr in self.windows.items())
         layers = [
+            ("_texts", f"SELECT *{texts} FROM src"),
             ("_stage1", f"SELECT __line, {', '.join(sel)}, {_reason_list(checks)} AS __reasons "
-                        f"FROM src {' '.join(joins)}"),
+                        f"FROM _texts {' '.join(joins)}"),
             ("_stage2_raw", f"SELECT s1.*{derived}, {_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}"),
             ("_windowed", f"SELECT *{windows} FROM _stage2_raw"),
             ("_staged", f"SELECT * EXCLUDE (__more) REPLACE (CASE WHEN len(__reasons) > 0 THEN __reasons "

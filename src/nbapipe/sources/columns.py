@@ -5,6 +5,7 @@ Loaders read every source column as text, so a bad cell never fails a whole file
 expression yields NULL and the check names the column and the value."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -28,10 +29,18 @@ class Col:
     src: str
     required: bool = False
     pre: str = "{}"
+    # Where the text is already computed: Loader._stage computes every column's text once, in
+    # a layer before the typed values, so value and checks read a column, not the expression
+    # again (smaller expressions: DuckDB plans and runs them faster).
+    text_column: str | None = None
 
     @property
     def text(self) -> str:
-        return raw(self.src, self.pre)
+        return self.text_column or raw(self.src, self.pre)
+
+    def reading(self, text_column: str) -> Col:
+        """This spec with its text read from `text_column`."""
+        return dataclasses.replace(self, text_column=text_column)
 
     @property
     def shown(self) -> str:
@@ -130,14 +139,14 @@ class Team(Col):
     (a scalar subquery per use cost DuckDB a join over every column staged so far)."""
 
     @property
-    def _alias(self) -> str:      # one join per distinct source text, named after it
-        return "_team_" + hashlib.md5(self.text.encode()).hexdigest()[:10]
+    def _alias(self) -> str:      # one join per source column and template, named after them
+        return "_team_" + hashlib.md5(f"{self.src}\0{self.pre}".encode()).hexdigest()[:10]
 
     def joins(self) -> list[str]:
         a, col = self._alias, q(self.src)
         return [f"LEFT JOIN (SELECT d.{col} AS {a}_raw, t.team_abbr AS {a}_abbr "
                 f"FROM (SELECT DISTINCT {col} FROM src) d JOIN _team_alias t "
-                f"ON t.alias = {ids.team_alias_key_sql(self.text)}) {a} ON {a}.{a}_raw = {col}"]
+                f"ON t.alias = {ids.team_alias_key_sql(raw(self.src, self.pre))}) {a} ON {a}.{a}_raw = {col}"]
 
     def expr(self) -> str:
         return f"{self._alias}.{self._alias}_abbr"

@@ -360,16 +360,19 @@ def _correction_layers(table: str, cols: set[str], source: str) -> list[tuple[st
 
 def _check_layer(table: str, cols: set[str], source: str) -> str:
     """Rows in scope with no reason yet that break row rules get those rules' reasons, each
-    starting with the rule's name."""
+    starting with the rule's name. Each rule's condition is a flag computed once (the
+    reasons read stage columns only, not the schedule's)."""
     checks = row_checks(table, cols)
     if not checks:
         return f"SELECT * FROM {source}"
-    items = ", ".join(f"CASE WHEN coalesce({c}, false) THEN '{rule}: ' || coalesce({reason}, '?') END"
-                      for rule, c, reason in checks)
-    broken = " OR ".join(f"coalesce({c}, false)" for _, c, _ in checks)
-    return (f"SELECT s.* REPLACE (CASE WHEN s.__in_scope AND len(s.__reasons) = 0 AND ({broken}) "
-            f"THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE s.__reasons END AS __reasons) "
-            f"FROM {source} s {check_joins(table, cols)}")
+    flags = ", ".join(f"coalesce({c}, false) AS __broken{i}" for i, (_, c, _) in enumerate(checks))
+    items = ", ".join(f"CASE WHEN __broken{i} THEN '{rule}: ' || coalesce({reason}, '?') END"
+                      for i, (rule, _, reason) in enumerate(checks))
+    broken = " OR ".join(f"__broken{i}" for i in range(len(checks)))
+    return (f"SELECT * EXCLUDE ({', '.join(f'__broken{i}' for i in range(len(checks)))}) REPLACE ("
+            f"CASE WHEN __in_scope AND len(__reasons) = 0 AND ({broken}) "
+            f"THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE __reasons END AS __reasons) "
+            f"FROM (SELECT s.*, {flags} FROM {source} s {check_joins(table, cols)})")
 
 
 def record_corrections(wh, table: str, path: str, sha: str, loader: str, corrected: int) -> None:
