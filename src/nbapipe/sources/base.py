@@ -250,7 +250,8 @@ class Loader:
                       if c in table_cols and c not in META_COLUMNS]
         keys = list(self.identity)
         values = [c for c in stage_cols if c not in keys]
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
+        # A view, not a copy: the statements below read the good rows of _stage2 directly.
+        wh.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
                    "FROM _stage2 WHERE __in_scope AND len(__reasons) = 0")
         match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys) + " AND t.data_source = ?"
         differs = " OR ".join(f"t.{q(c)} IS DISTINCT FROM g.{q(c)}" for c in values) or "false"
