@@ -318,25 +318,16 @@ def _exhibition_layer(cols: set[str], source: str) -> str:
 
 
 def _correction_layers(table: str, cols: set[str], source: str) -> list[tuple[str, str]]:
-    """Rows of a scheduled game take the schedule's date, sides and game_id (agrees_with_schedule).
-    The game is found by its NBA id; a row without one (or whose id the source did not give)
-    whose sides are the reverse of a scheduled game's on the same date (a neutral-site game
-    written from the other side) is matched by that game_id, and takes the NBA id too. A team
-    plays once a day: a game_id equal to a scheduled game's reversed one is never itself
-    scheduled. Only rows in scope with no reason yet are corrected."""
+    """Rows of a scheduled game take the schedule's date, sides and game_id (agrees_with_schedule);
+    only rows in scope with no reason yet are corrected, and __correction says what changed."""
     sided = table in SIDED_VALUES
     vals = _schedule_values(cols, sided)
-    joins = []
-    if table != "nba_raw.nbac_schedule" and vals:
-        if "nba_game_id" in cols:
-            joins.append(("c1", "c1.nba_game_id = s.nba_game_id"))
-        if "game_id" in cols and not sided:
-            joins.append(("c2", "c2.reversed_game_id = s.game_id AND c2.reversed_first"
-                                + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else "")))
-            if "nba_game_id" in cols:     # (by NBA id it is the row's own: no change)
-                vals = vals + [("nba_game_id", "__c_nba_game_id")]
+    joins = _game_joins(cols, sided) if table != "nba_raw.nbac_schedule" and vals else []
     if not joins:
         return [("_corrected", f"SELECT *, CAST(NULL AS VARCHAR) AS __correction FROM {source}")]
+    if "c2" in dict(joins) and "nba_game_id" in cols:   # matched by game_id: the NBA id too
+        vals = vals + [("nba_game_id", "__c_nba_game_id")]
+
     def game(col: str) -> str:    # the matched game's column (no row matches both joins)
         if len(joins) == 1:
             return f"{joins[0][0]}.{col}"
@@ -356,6 +347,21 @@ def _correction_layers(table: str, cols: set[str], source: str) -> list[tuple[st
                  + f"), CASE WHEN __fix THEN concat_ws('; ', {detail}) END AS __correction "
                  f"FROM (SELECT *, {fix} AS __fix FROM _scheduled)")
     return [("_scheduled", scheduled), ("_corrected", corrected)]
+
+
+def _game_joins(cols: set[str], sided: bool) -> list[tuple[str, str]]:
+    """How a staged row finds its scheduled game: (alias, join condition). By its NBA id; a row
+    without one (or whose id the source did not give) whose sides are the reverse of a
+    scheduled game's on the same date (a neutral-site game written from the other side), by
+    that game_id. A team plays once a day: a game_id equal to a scheduled game's reversed one
+    is never itself scheduled."""
+    joins = []
+    if "nba_game_id" in cols:
+        joins.append(("c1", "c1.nba_game_id = s.nba_game_id"))
+    if "game_id" in cols and not sided:
+        joins.append(("c2", "c2.reversed_game_id = s.game_id AND c2.reversed_first"
+                            + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else "")))
+    return joins
 
 
 def _check_layer(table: str, cols: set[str], source: str) -> str:
