@@ -84,6 +84,9 @@ class Loader:
     table: str                                    # nba_raw.<production name>
     columns: dict[str, Col]                       # stage 1: typed columns (helper names start with _)
     derived: dict[str, str] = field(default_factory=dict)   # stage 2: SQL over stage-1 columns
+    # Stage 2b: window columns over stage-2 columns, derived ones included. DuckDB partitions
+    # by a column much faster than by an expression: derive the expression first.
+    windows: dict[str, str] = field(default_factory=dict)
     join: str = ""                                # stage 2 join (stage 1 is aliased s1)
     where: str | None = None                      # stage 2 scope filter; NULL counts as in scope
     checks: list[tuple[str, str]] = field(default_factory=list)  # stage 2 (condition, reason SQL)
@@ -139,21 +142,24 @@ class Loader:
         con = wh.con
         con.register("src", src)
         try:
+            contracts.prepare_schedule(wh, self.table)
             self._stage(wh)
-            # Contract rules count their corrections and filters here; their quarantines are
-            # counted with every other reason below, by each row's first reason.
-            for rule, counts in contracts.apply_row_rules(wh, self.table, self.stage_columns(),
-                                                          str(path), sha, self.name).items():
-                for kind, n in counts.items():
-                    if kind != "quarantined":
-                        res.count_rule(rule, kind, n)
-            res.corrected = sum(c.get("corrected", 0) for c in res.rules.values())
-            res.filtered = wh.scalar("SELECT count(*) FROM _stage2 WHERE NOT __in_scope")
             self._mark_duplicates(wh)
-            res.quarantined = self._quarantine(wh, path, sha)
+            staged = _staged_counts(wh)
+            # Contract rules that mark rows count them here; their quarantines are counted
+            # with every other reason below, by each row's first reason.
+            for rule, kind, _ in contracts.ROW_MARKS:
+                res.count_rule(rule, kind, staged.marked[rule])
+            res.corrected = sum(c.get("corrected", 0) for c in res.rules.values())
+            contracts.record_corrections(wh, self.table, str(path), sha, self.name, res.corrected)
+            res.filtered = staged.filtered
+            res.quarantined = self._quarantine(wh, path, sha, sum(staged.rules.values()))
             res.quarantined += _quarantine_unparsed(wh, self, path, sha, unparsed)
-            _count_quarantine_rules(wh, res, unparsed)
-            res.inserted, res.updated, res.unchanged = self._upsert(wh, path)
+            for rule, n in staged.rules.items():
+                res.count_rule(rule, "quarantined", n)
+            for _, reason, _ in unparsed:
+                res.count_rule(reason.split(":")[0], "quarantined", 1)
+            res.inserted, res.updated, res.unchanged = self._upsert(wh, path, staged.good)
             res.removed = self._replace(wh, path, replace)
             _check_accounted(path, res)
         finally:
@@ -164,7 +170,7 @@ class Loader:
         return res
 
     def stage_columns(self) -> set[str]:
-        return set(self.columns) | set(self.derived)
+        return set(self.columns) | set(self.derived) | set(self.windows)
 
     def _reshape(self, wh: Warehouse, src: pa.Table) -> pa.Table:
         wh.con.register("_file", src)
@@ -175,25 +181,38 @@ class Loader:
                 wh.con.unregister("_file")
 
     def _stage(self, wh: Warehouse) -> None:
-        sel, checks = [], []
+        """_stage2: the file's rows typed, derived and checked against the contracts, in one
+        statement: its layers are CTEs that DuckDB runs as one pipeline, with no table in
+        between and no statement per rule. A row's __reasons are those of its first failing
+        layer: bad cells, loader checks, missing keys, contract rules (contracts.row_rule_layers);
+        duplicate keys are marked after (_mark_duplicates)."""
+        texts, sel, checks, joins = "", [], [], {}
         for name, col in self.columns.items():
+            joins.update(dict.fromkeys(col.joins()))
+            if col.src:                    # (an Sql column has no text of its own)
+                texts += f", {col.text} AS {q('__t_' + name)}"
+                col = col.reading(q("__t_" + name))
             sel.append(f"{col.expr()} AS {q(name)}")
             checks += col.checks(name)
-        reasons = _reason_list(checks)
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage1 AS SELECT __line, {', '.join(sel)}, "
-                   f"{reasons} AS __reasons FROM src")
         derived = "".join(f", {expr} AS {q(name)}" for name, expr in self.derived.items())
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2_raw AS SELECT s1.*{derived}, "
-                   f"{_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}")
         key_cols = dict.fromkeys((*self.identity, *self.key))
         key_checks = [(f"{q(k)} IS NULL", f"'could not determine key column {k}'")
                       for k in key_cols if k not in ("data_source", *self.nullable_key)]
         scope = f"coalesce({self.where}, true)" if self.where else "true"
-        # Report the first failing layer: bad cells, then loader checks, then missing keys.
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2 AS SELECT * EXCLUDE (__more) REPLACE ("
-                   f"CASE WHEN len(__reasons) > 0 THEN __reasons WHEN len(__more) > 0 THEN __more "
-                   f"ELSE {_reason_list(key_checks)} END AS __reasons), "
-                   f"{scope} AS __in_scope FROM _stage2_raw")
+        windows = "".join(f", {expr} AS {q(name)}" for name, expr in self.windows.items())
+        layers = [
+            ("_texts", f"SELECT *{texts} FROM src"),
+            ("_stage1", f"SELECT __line, {', '.join(sel)}, {_reason_list(checks)} AS __reasons "
+                        f"FROM _texts {' '.join(joins)}"),
+            ("_stage2_raw", f"SELECT s1.*{derived}, {_reason_list(self.checks)} AS __more FROM _stage1 s1 {self.join}"),
+            ("_windowed", f"SELECT *{windows} FROM _stage2_raw"),
+            ("_staged", f"SELECT * EXCLUDE (__more) REPLACE (CASE WHEN len(__reasons) > 0 THEN __reasons "
+                        f"WHEN len(__more) > 0 THEN __more ELSE {_reason_list(key_checks)} END AS __reasons), "
+                        f"{scope} AS __in_scope FROM _windowed"),
+        ]
+        layers += contracts.row_rule_layers(self.table, self.stage_columns(), layers[-1][0])
+        ctes = ", ".join(f"{name} AS ({sql})" for name, sql in layers)
+        wh.execute(f"CREATE OR REPLACE TEMP TABLE _stage2 AS WITH {ctes} SELECT * FROM {layers[-1][0]}")
 
     def _mark_duplicates(self, wh: Warehouse) -> None:
         # On the source identity (what the upsert matches) and on the table key (unique).
@@ -210,13 +229,12 @@ class Loader:
                   FROM _stage2 WHERE __in_scope AND len(__reasons) = 0) d
             WHERE _stage2.__line = d.__dup_line AND d.__dup_line <> d.__first_line""")
 
-    def _quarantine(self, wh: Warehouse, path: Path, sha: str) -> int:
-        """The file's bad rows for this loader, replacing those of an earlier load of the same
-        content or of an earlier version of the same file (a row that loads now, e.g. once its
-        game is in the schedule, leaves)."""
+    def _quarantine(self, wh: Warehouse, path: Path, sha: str, n: int) -> int:
+        """The file's `n` bad rows for this loader, replacing those of an earlier load of the
+        same content or of an earlier version of the same file (a row that loads now, e.g.
+        once its game is in the schedule, leaves)."""
         wh.execute("DELETE FROM nba_raw.quarantine WHERE (source_sha256 = ? OR source_file = ?) AND loader = ?",
                    [sha, str(path), self.name])
-        n = wh.scalar("SELECT count(*) FROM _stage2 WHERE __in_scope AND len(__reasons) > 0")
         if n:
             wh.execute("""
                 INSERT INTO nba_raw.quarantine
@@ -226,13 +244,14 @@ class Loader:
                 WHERE s.__in_scope AND len(s.__reasons) > 0""", [str(path), sha, self.name, self.table])
         return n
 
-    def _upsert(self, wh: Warehouse, path: Path) -> tuple[int, int, int]:
+    def _upsert(self, wh: Warehouse, path: Path, good: int) -> tuple[int, int, int]:
         table_cols = set(wh.columns(self.table))
-        stage_cols = [c for c in list(self.columns) + list(self.derived)
+        stage_cols = [c for c in [*self.columns, *self.derived, *self.windows]
                       if c in table_cols and c not in META_COLUMNS]
         keys = list(self.identity)
         values = [c for c in stage_cols if c not in keys]
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
+        # A view, not a copy: the statements below read the good rows of _stage2 directly.
+        wh.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT {', '.join(q(c) for c in stage_cols)} "
                    "FROM _stage2 WHERE __in_scope AND len(__reasons) = 0")
         match = " AND ".join(f"t.{q(k)} IS NOT DISTINCT FROM g.{q(k)}" for k in keys) + " AND t.data_source = ?"
         differs = " OR ".join(f"t.{q(c)} IS DISTINCT FROM g.{q(c)}" for c in values) or "false"
@@ -245,7 +264,6 @@ class Loader:
             SELECT {', '.join('g.' + q(c) for c in stage_cols)}, ?, ?, now() FROM _good g
             WHERE NOT EXISTS (SELECT 1 FROM {self.table} t WHERE {match})""",
                               [self.family, str(path), self.family]) or 0
-        good = wh.scalar("SELECT count(*) FROM _good")
         return inserted, updated, good - inserted - updated
 
     def _replace(self, wh: Warehouse, path: Path, replace_games: bool) -> int:
@@ -298,14 +316,33 @@ _RULE_OF_REASON = ("CASE WHEN r LIKE 'duplicate key%' THEN 'duplicate key' "
                    "ELSE regexp_replace(split_part(r, ':', 1), '[0-9]{5,}', '<id>', 'g') END")
 
 
-def _count_quarantine_rules(wh: Warehouse, res: LoadResult, unparsed) -> None:
-    for rule, n in wh.tuples(
-            f"SELECT {_RULE_OF_REASON} AS rule, count(*) FROM "
-            f"(SELECT __reasons[1] AS r FROM _stage2 WHERE __in_scope AND len(__reasons) > 0) "
-            f"GROUP BY rule ORDER BY rule"):
-        res.count_rule(rule, "quarantined", n)
-    for _, reason, _ in unparsed:
-        res.count_rule(reason.split(":")[0], "quarantined", 1)
+@dataclass
+class _Staged:
+    rules: dict[str, int]          # quarantined rows per rule
+    filtered: int                  # rows out of scope
+    good: int                      # rows to load
+    marked: dict[str, int]         # rows per contracts.ROW_MARKS rule
+
+
+def _staged_counts(wh: Warehouse) -> _Staged:
+    """What _stage2 holds, in one scan: quarantined rows per rule (each row by its first
+    reason), filtered and good rows, and the rows each contract mark caught."""
+    marks = "".join(f", count(*) FILTER (WHERE {cond})" for _, _, cond in contracts.ROW_MARKS)
+    rows = wh.tuples(f"""
+        SELECT {_RULE_OF_REASON} AS rule, count(*) FILTER (WHERE NOT __in_scope),
+               count(*) FILTER (WHERE __in_scope AND len(__reasons) = 0),
+               count(*) FILTER (WHERE __in_scope AND len(__reasons) > 0){marks}
+        FROM (SELECT *, CASE WHEN __in_scope AND len(__reasons) > 0 THEN __reasons[1] END AS r FROM _stage2)
+        GROUP BY rule ORDER BY rule""")
+    staged = _Staged({}, 0, 0, {rule: 0 for rule, _, _ in contracts.ROW_MARKS})
+    for rule, filtered, good, quarantined, *marked in rows:
+        if rule is not None:
+            staged.rules[rule] = quarantined
+        staged.filtered += filtered
+        staged.good += good
+        for (name, _, _), n in zip(contracts.ROW_MARKS, marked):
+            staged.marked[name] += n
+    return staged
 
 
 def _check_accounted(path: Path, res: LoadResult) -> None:

@@ -5,6 +5,8 @@ Loaders read every source column as text, so a bad cell never fails a whole file
 expression yields NULL and the check names the column and the value."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from nbapipe import ids
@@ -27,10 +29,18 @@ class Col:
     src: str
     required: bool = False
     pre: str = "{}"
+    # Where the text is already computed: Loader._stage computes every column's text once, in
+    # a layer before the typed values, so value and checks read a column, not the expression
+    # again (smaller expressions: DuckDB plans and runs them faster).
+    text_column: str | None = None
 
     @property
     def text(self) -> str:
-        return raw(self.src, self.pre)
+        return self.text_column or raw(self.src, self.pre)
+
+    def reading(self, text_column: str) -> Col:
+        """This spec with its text read from `text_column`."""
+        return dataclasses.replace(self, text_column=text_column)
 
     @property
     def shown(self) -> str:
@@ -48,6 +58,10 @@ class Col:
 
     def sources(self) -> set[str]:
         return {self.src}
+
+    def joins(self) -> list[str]:
+        """Joins of the file the value reads (a lookup table)."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -119,11 +133,23 @@ class Timestamp(Col):
 
 @dataclass(frozen=True)
 class Team(Col):
-    """Any known team code or name, mapped to the NBA tricode (table _team_alias)."""
+    """Any known team code or name, mapped to the NBA tricode (table _team_alias). The file is
+    joined to the tricode of each of its distinct source values (joins), so the value and its
+    check read one lookup, and the text is normalised once per distinct value, not per row
+    (a scalar subquery per use cost DuckDB a join over every column staged so far)."""
+
+    @property
+    def _alias(self) -> str:      # one join per source column and template, named after them
+        return "_team_" + hashlib.md5(f"{self.src}\0{self.pre}".encode()).hexdigest()[:10]
+
+    def joins(self) -> list[str]:
+        a, col = self._alias, q(self.src)
+        return [f"LEFT JOIN (SELECT d.{col} AS {a}_raw, t.team_abbr AS {a}_abbr "
+                f"FROM (SELECT DISTINCT {col} FROM src) d JOIN _team_alias t "
+                f"ON t.alias = {ids.team_alias_key_sql(raw(self.src, self.pre))}) {a} ON {a}.{a}_raw = {col}"]
 
     def expr(self) -> str:
-        return (f"(SELECT a.team_abbr FROM _team_alias a "
-                f"WHERE a.alias = {ids.team_alias_key_sql(self.text)})")
+        return f"{self._alias}.{self._alias}_abbr"
 
     def checks(self, target: str) -> list[tuple[str, str]]:
         out = super().checks(target)

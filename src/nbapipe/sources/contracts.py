@@ -151,7 +151,11 @@ def all_rules() -> list[dict]:
     return out
 
 
-# --- applying the row rules (called by Loader.load on _stage2) ------------------------------
+# --- applying the row rules: layers of the one statement that stages a file -------------------
+# Loader.load stages a file in one SQL statement (base.Loader._stage); the row rules are layers
+# of it, each a SELECT over the one before, in this order: preseason exhibitions skipped,
+# corrections to the schedule, row checks. A rule costs an expression, not a pass over the
+# file: no temporary table, no UPDATE of the staged rows, no statement per rule.
 
 SCHEDULE_PRIORITY = ("bbref", "nba_api", "nbac")      # as nba_reference.schedule ranks them
 
@@ -159,7 +163,9 @@ SCHEDULE_PRIORITY = ("bbref", "nba_api", "nbac")      # as nba_reference.schedul
 def prepare_schedule(wh, table: str) -> None:
     """_contract_schedule: one row per NBA game id (best source), from nba_raw.nbac_schedule
     as it stands now (schedules load first). Built once per connection and again after a
-    schedule loader wrote (or when a rolled-back file took the temp table with it)."""
+    schedule loader wrote (or when a rolled-back file took the temp table with it).
+    reversed_first marks one game (the lowest id) per reversed game_id, so a row matched by
+    its reversed game_id meets one scheduled game, never two."""
     fresh = getattr(wh, "_contract_schedule_fresh", False) and wh.scalar(
         "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_contract_schedule'")
     wh._contract_schedule_fresh = table != "nba_raw.nbac_schedule"
@@ -168,11 +174,12 @@ def prepare_schedule(wh, table: str) -> None:
     rank = " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SCHEDULE_PRIORITY))
     wh.execute(f"""
         CREATE OR REPLACE TEMP TABLE _contract_schedule AS
-        SELECT nba_game_id, game_id, game_date, home_team_abbr, away_team_abbr,
-               {_REVERSED.format('game_id')} AS reversed_game_id FROM (
-            SELECT *, row_number() OVER (PARTITION BY nba_game_id
-                                         ORDER BY CASE data_source {rank} ELSE 99 END, data_source) AS r
-            FROM nba_raw.nbac_schedule WHERE nba_game_id IS NOT NULL) WHERE r = 1""")
+        SELECT *, row_number() OVER (PARTITION BY reversed_game_id ORDER BY nba_game_id) = 1 AS reversed_first
+        FROM (SELECT nba_game_id, game_id, game_date, home_team_abbr, away_team_abbr,
+                     {_REVERSED.format('game_id')} AS reversed_game_id FROM (
+                  SELECT *, row_number() OVER (PARTITION BY nba_game_id
+                                               ORDER BY CASE data_source {rank} ELSE 99 END, data_source) AS r
+                  FROM nba_raw.nbac_schedule WHERE nba_game_id IS NOT NULL) WHERE r = 1)""")
 
 
 def _has(cols: set[str], *names: str) -> bool:
@@ -236,83 +243,40 @@ _REVERSED = "split_part({0}, '_', 1) || '_' || split_part({0}, '_', 3) || '_' ||
 
 
 def check_joins(table: str, cols: set[str]) -> str:
-    """The schedule columns the row checks read, joined to `_stage2 s` once (a correlated
-    subquery per rule would scan the schedule per row)."""
+    """The schedule columns the row checks read, joined to the staged rows `s` once (a
+    correlated subquery per rule would scan the schedule per row). Each join meets at most
+    one scheduled game, so no staged row is repeated."""
     j = (f" CROSS JOIN (SELECT greatest(max(game_date), current_date + {FUTURE_DAYS}) AS _last_day "
          f"FROM _contract_schedule) _lim")
     if _has(cols, "nba_game_id", "team_abbr") and table != "nba_raw.nbac_schedule":
         j += (" LEFT JOIN (SELECT nba_game_id AS _c_id, home_team_abbr AS _c_home, away_team_abbr AS _c_away "
               "FROM _contract_schedule) _c ON _c._c_id = s.nba_game_id")
     if table in SIDED_VALUES and _has(cols, "away_team_abbr", "home_team_abbr"):
-        on = "_cs._cs_id = s.nba_game_id" if "nba_game_id" in cols else "_cs._cs_game = s.game_id"
-        j += (" LEFT JOIN (SELECT nba_game_id AS _cs_id, reversed_game_id AS _cs_game, home_team_abbr AS _cs_home, "
-              f"away_team_abbr AS _cs_away FROM _contract_schedule) _cs ON {on}")
+        on = "_cs._cs_id = s.nba_game_id" if "nba_game_id" in cols else "_cs._cs_game = s.game_id AND _cs._cs_first"
+        j += (" LEFT JOIN (SELECT nba_game_id AS _cs_id, reversed_game_id AS _cs_game, reversed_first AS _cs_first, "
+              f"home_team_abbr AS _cs_home, away_team_abbr AS _cs_away FROM _contract_schedule) _cs ON {on}")
     return j
+
+
+# The scheduled game's columns a correction reads, carried on the staged row as __c_<column>.
+_GAME_COLUMNS = ("nba_game_id", "game_id", "game_date", "home_team_abbr", "away_team_abbr")
 
 
 # What the schedule decides, per stage column: (column, SQL of the schedule's value).
 def _schedule_values(cols: set[str], sided: bool = False) -> list[tuple[str, str]]:
     vals = []
     if "game_date" in cols:
-        vals.append(("game_date", "c.game_date"))
+        vals.append(("game_date", "__c_game_date"))
     if "game_id" in cols:
-        vals.append(("game_id", "c.game_id"))
+        vals.append(("game_id", "__c_game_id"))
     if _has(cols, "team_abbr", "home_away"):
-        vals.append(("home_away", "CASE WHEN s.team_abbr = c.home_team_abbr THEN 'home' ELSE 'away' END"))
+        vals.append(("home_away", "CASE WHEN team_abbr = __c_home_team_abbr THEN 'home' ELSE 'away' END"))
     if _has(cols, "team_abbr", "opponent_team_abbr"):
         vals.append(("opponent_team_abbr",
-                     "CASE WHEN s.team_abbr = c.home_team_abbr THEN c.away_team_abbr ELSE c.home_team_abbr END"))
+                     "CASE WHEN team_abbr = __c_home_team_abbr THEN __c_away_team_abbr ELSE __c_home_team_abbr END"))
     if _has(cols, "away_team_abbr", "home_team_abbr") and not sided:
-        vals += [("away_team_abbr", "c.away_team_abbr"), ("home_team_abbr", "c.home_team_abbr")]
+        vals += [("away_team_abbr", "__c_away_team_abbr"), ("home_team_abbr", "__c_home_team_abbr")]
     return vals
-
-
-def correct_to_schedule(wh, table: str, cols: set[str], path: str, sha: str, loader: str) -> int:
-    """Rows of a scheduled game take the schedule's date, sides and game_id; each changed row
-    is recorded. The game is found by its NBA id; a row without one (or whose id the source
-    did not give) whose sides are the reverse of a scheduled game's on the same date (a
-    neutral-site game written from the other side) is matched by that game_id. Returns the
-    number of rows corrected."""
-    if table == "nba_raw.nbac_schedule":
-        return 0
-    sided = table in SIDED_VALUES
-    vals = _schedule_values(cols, sided)
-    if not vals:
-        return 0
-    n = 0
-    if "nba_game_id" in cols:
-        n += _correct(wh, table, cols, vals, "c.nba_game_id = s.nba_game_id", path, sha, loader)
-    if "game_id" in cols and not sided:
-        reversed_vals = vals + ([("nba_game_id", "c.nba_game_id")] if "nba_game_id" in cols else [])
-        # (A team plays once a day: a game_id equal to a scheduled game's reversed one is
-        # never itself scheduled.)
-        on = "c.reversed_game_id = s.game_id" + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else "")
-        n += _correct(wh, table, cols, reversed_vals, on, path, sha, loader)
-    return n
-
-
-def _correct(wh, table: str, cols: set[str], vals: list[tuple[str, str]], on: str, path: str, sha: str,
-             loader: str) -> int:
-    team_ok = "AND s.team_abbr IN (c.home_team_abbr, c.away_team_abbr)" if "team_abbr" in cols else ""
-    if table in SIDED_VALUES:   # only the date: sides that contradict are quarantined instead
-        team_ok += " AND s.away_team_abbr = c.away_team_abbr AND s.home_team_abbr = c.home_team_abbr"
-    differs = " OR ".join(f"s.{c} IS DISTINCT FROM {v}" for c, v in vals)
-    detail = ", ".join(
-        f"CASE WHEN s.{c} IS DISTINCT FROM {v} THEN '{c} ' || coalesce(CAST(s.{c} AS VARCHAR), 'NULL') "
-        f"|| ' -> ' || CAST({v} AS VARCHAR) END" for c, v in vals)
-    wh.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _corrections AS
-        SELECT s.__line, concat_ws('; ', {detail}) AS detail,
-               {', '.join(f'{v} AS {c}' for c, v in vals)}
-        FROM _stage2 s JOIN _contract_schedule c ON {on}
-        WHERE s.__in_scope AND len(s.__reasons) = 0 {team_ok} AND ({differs})""")
-    n = wh.scalar("SELECT count(*) FROM _corrections")
-    if n:
-        wh.execute(f"UPDATE _stage2 SET {', '.join(f'{c} = k.{c}' for c, _ in vals)} "
-                   f"FROM _corrections k WHERE _stage2.__line = k.__line")
-        wh.execute("INSERT INTO nba_raw.contract_corrections SELECT ?, ?, ?, ?, __line, "
-                   "'agrees_with_schedule', detail, now() FROM _corrections", [path, sha, loader, table])
-    return n
 
 
 def exhibition_condition(cols: set[str]) -> str | None:
@@ -330,40 +294,102 @@ def exhibition_condition(cols: set[str]) -> str | None:
             f"len(list_filter(__reasons, lambda r: NOT starts_with(r, 'unknown team'))) = 0")
 
 
-def apply_row_rules(wh, table: str, cols: set[str], path: str, sha: str, loader: str) -> dict[str, dict[str, int]]:
-    """Run the row rules on _stage2 (in place). Returns {rule: {"quarantined"|"corrected"|"filtered": n}}."""
-    stats: dict[str, dict[str, int]] = {}
+# The rules that mark rows without quarantining them: (rule, what the row counts as, the
+# column of the staged rows that marks it). Loader.load counts them per file.
+ROW_MARKS = (("exhibition_non_nba", "filtered", "__exhibition"),
+             ("agrees_with_schedule", "corrected", "__correction IS NOT NULL"))
+
+
+def row_rule_layers(table: str, cols: set[str], source: str) -> list[tuple[str, str]]:
+    """The row rules over the staged rows `source` (columns `cols` plus __line, __reasons,
+    __in_scope) as (name, SELECT) layers, each reading the one before; the last is the result.
+    They add __exhibition (a skipped exhibition row) and __correction (what the schedule
+    corrected, recorded by record_corrections)."""
+    layers = [("_exhibition", _exhibition_layer(cols, source))]
+    layers += _correction_layers(table, cols, layers[-1][0])
+    layers.append(("_checked", _check_layer(table, cols, layers[-1][0])))
+    return layers
+
+
+def _exhibition_layer(cols: set[str], source: str) -> str:
+    cond = exhibition_condition(cols)
+    skip = f"__in_scope AND coalesce({cond}, false)" if cond else "false"
+    return f"SELECT * REPLACE (__in_scope AND NOT ({skip}) AS __in_scope), {skip} AS __exhibition FROM {source}"
+
+
+def _correction_layers(table: str, cols: set[str], source: str) -> list[tuple[str, str]]:
+    """Rows of a scheduled game take the schedule's date, sides and game_id (agrees_with_schedule);
+    only rows in scope with no reason yet are corrected, and __correction says what changed."""
+    sided = table in SIDED_VALUES
+    vals = _schedule_values(cols, sided)
+    joins = _game_joins(cols, sided) if table != "nba_raw.nbac_schedule" and vals else []
+    if not joins:
+        return [("_corrected", f"SELECT *, CAST(NULL AS VARCHAR) AS __correction FROM {source}")]
+    if "c2" in dict(joins) and "nba_game_id" in cols:   # matched by game_id: the NBA id too
+        vals = vals + [("nba_game_id", "__c_nba_game_id")]
+
+    def game(col: str) -> str:    # the matched game's column (no row matches both joins)
+        if len(joins) == 1:
+            return f"{joins[0][0]}.{col}"
+        return f"CASE WHEN c1.nba_game_id IS NOT NULL THEN c1.{col} ELSE c2.{col} END"
+    scheduled = (f"SELECT s.*, {', '.join(f'{game(c)} AS __c_{c}' for c in _GAME_COLUMNS)} FROM {source} s "
+                 + " ".join(f"LEFT JOIN _contract_schedule {alias} ON {on}" for alias, on in joins))
+    fix = "__in_scope AND len(__reasons) = 0 AND __c_nba_game_id IS NOT NULL"
+    if "team_abbr" in cols:
+        fix += " AND team_abbr IN (__c_home_team_abbr, __c_away_team_abbr)"
+    if sided:   # only the date: sides that contradict are quarantined instead
+        fix += " AND away_team_abbr = __c_away_team_abbr AND home_team_abbr = __c_home_team_abbr"
+    fix += " AND (" + " OR ".join(f"{c} IS DISTINCT FROM {v}" for c, v in vals) + ")"
+    detail = ", ".join(f"CASE WHEN {c} IS DISTINCT FROM {v} THEN '{c} ' || coalesce(CAST({c} AS VARCHAR), 'NULL') "
+                       f"|| ' -> ' || CAST({v} AS VARCHAR) END" for c, v in vals)
+    corrected = (f"SELECT * EXCLUDE (__fix, {', '.join(f'__c_{c}' for c in _GAME_COLUMNS)}) REPLACE ("
+                 + ", ".join(f"CASE WHEN __fix THEN {v} ELSE {c} END AS {c}" for c, v in vals)
+                 + f"), CASE WHEN __fix THEN concat_ws('; ', {detail}) END AS __correction "
+                 f"FROM (SELECT *, {fix} AS __fix FROM _scheduled)")
+    return [("_scheduled", scheduled), ("_corrected", corrected)]
+
+
+def _game_joins(cols: set[str], sided: bool) -> list[tuple[str, str]]:
+    """How a staged row finds its scheduled game: (alias, join condition). By its NBA id; a row
+    without one (or whose id the source did not give) whose sides are the reverse of a
+    scheduled game's on the same date (a neutral-site game written from the other side), by
+    that game_id. A team plays once a day: a game_id equal to a scheduled game's reversed one
+    is never itself scheduled."""
+    joins = []
+    if "nba_game_id" in cols:
+        joins.append(("c1", "c1.nba_game_id = s.nba_game_id"))
+    if "game_id" in cols and not sided:
+        joins.append(("c2", "c2.reversed_game_id = s.game_id AND c2.reversed_first"
+                            + (" AND s.nba_game_id IS NULL" if "nba_game_id" in cols else "")))
+    return joins
+
+
+def _check_layer(table: str, cols: set[str], source: str) -> str:
+    """Rows in scope with no reason yet that break row rules get those rules' reasons, each
+    starting with the rule's name. Each rule's condition is a flag computed once (the
+    reasons read stage columns only, not the schedule's)."""
+    checks = row_checks(table, cols)
+    if not checks:
+        return f"SELECT * FROM {source}"
+    flags = ", ".join(f"coalesce({c}, false) AS __broken{i}" for i, (_, c, _) in enumerate(checks))
+    items = ", ".join(f"CASE WHEN __broken{i} THEN '{rule}: ' || coalesce({reason}, '?') END"
+                      for i, (rule, _, reason) in enumerate(checks))
+    broken = " OR ".join(f"__broken{i}" for i in range(len(checks)))
+    return (f"SELECT * EXCLUDE ({', '.join(f'__broken{i}' for i in range(len(checks)))}) REPLACE ("
+            f"CASE WHEN __in_scope AND len(__reasons) = 0 AND ({broken}) "
+            f"THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE __reasons END AS __reasons) "
+            f"FROM (SELECT s.*, {flags} FROM {source} s {check_joins(table, cols)})")
+
+
+def record_corrections(wh, table: str, path: str, sha: str, loader: str, corrected: int) -> None:
+    """The file's corrected rows (_stage2.__correction) into nba_raw.contract_corrections,
+    replacing those of an earlier load of the same content or version of the file."""
     wh.execute("DELETE FROM nba_raw.contract_corrections WHERE (source_sha256 = ? OR source_file = ?) "
                "AND loader = ?", [sha, path, loader])
-    prepare_schedule(wh, table)
-    cond = exhibition_condition(cols)
-    if cond:
-        n = wh.scalar(f"SELECT count(*) FROM _stage2 WHERE __in_scope AND {cond}")
-        if n:
-            wh.execute(f"UPDATE _stage2 SET __in_scope = false WHERE __in_scope AND {cond}")
-            stats["exhibition_non_nba"] = {"filtered": n}
-    fixed = correct_to_schedule(wh, table, cols, path, sha, loader)
-    if fixed:
-        stats["agrees_with_schedule"] = {"corrected": fixed}
-    checks = row_checks(table, cols)
-    if checks:
-        items = ", ".join(f"CASE WHEN coalesce({c}, false) THEN '{rule}: ' || coalesce({reason}, '?') END"
-                          for rule, c, reason in checks)
-        # Only the rows that break a rule are rewritten (an UPDATE of every row costs more
-        # than the whole check).
-        broken = " OR ".join(f"coalesce({c}, false)" for _, c, _ in checks)
-        wh.execute(f"CREATE OR REPLACE TEMP TABLE _broken AS SELECT s.__line, "
-                   f"list_filter([{items}], lambda x: x IS NOT NULL) AS reasons FROM _stage2 s "
-                   f"{check_joins(table, cols)} WHERE s.__in_scope AND len(s.__reasons) = 0 AND ({broken})")
-        if wh.scalar("SELECT count(*) FROM _broken"):
-            wh.execute("UPDATE _stage2 SET __reasons = b.reasons FROM _broken b WHERE _stage2.__line = b.__line")
-        names = {rule for rule, _, _ in checks}
-        for rule, n in wh.tuples(
-                "SELECT split_part(__reasons[1], ':', 1), count(*) FROM _stage2 "
-                "WHERE __in_scope AND len(__reasons) > 0 GROUP BY 1"):
-            if rule in names:
-                stats.setdefault(rule, {})["quarantined"] = n
-    return stats
+    if corrected:
+        wh.execute("INSERT INTO nba_raw.contract_corrections SELECT ?, ?, ?, ?, __line, "
+                   "'agrees_with_schedule', __correction, now() FROM _stage2 WHERE __correction IS NOT NULL",
+                   [path, sha, loader, table])
 
 
 # --- table rules (after load) -------------------------------------------------------------

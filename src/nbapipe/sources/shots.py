@@ -90,8 +90,9 @@ shots_2022 = Loader(
         "seconds_remaining": "_min * 60 + _sec",
         "loc_x_ft": "_x", "loc_y_ft": "_y",
         "shot_value": "CASE WHEN _shot_type LIKE '3PT%' THEN 3 WHEN _shot_type LIKE '2PT%' THEN 2 END",
-        "shot_key": f"{_SIG_TEXT} || '#' || row_number() OVER (PARTITION BY nba_game_id, {_SIG_TEXT} ORDER BY __line)",
+        "_signature": _SIG_TEXT,
     },
+    windows={"shot_key": "_signature || '#' || row_number() OVER (PARTITION BY nba_game_id, _signature ORDER BY __line)"},
     checks=[ZONE_CHECK],
 )
 
