@@ -103,7 +103,8 @@ def test_v3_reads_only_the_inactive_list_of_the_night(phase4_home, tmp_path):
     def recompute():
         r = backfill(home, DAY, DAY, phases=(3, 4), skip_downstream_trigger=True, resume=False,
                      processors=["upcoming_player_game_context", "ml_feature_store"])
-        assert not r.failed and r.counts()["success"] == 2
+        done = {x.processor for x in r.results if x.status == "success"}
+        assert not r.failed and {"upcoming_player_game_context", "ml_feature_store"} <= done
 
     with open_warehouse(home / "warehouse.duckdb") as wh:
         wh.execute(f"""UPDATE {raw} SET points = points + 7, minutes_played = minutes_played + 4,
