@@ -318,7 +318,8 @@ tonight AS (        -- his role among the team's players of the date's universe
            rank() OVER (PARTITION BY game_date, team_abbr ORDER BY minutes_avg_last_10_v2 DESC NULLS LAST) AS minutes_rank_tonight,
            rank() OVER (PARTITION BY game_date, team_abbr
                         ORDER BY starts_last_5 DESC NULLS LAST, minutes_avg_last_10_v2 DESC NULLS LAST) AS start_rank_tonight,
-           CAST(sum(CAST(round(minutes_avg_last_10_v2, 6) AS DECIMAL(18, 6))) OVER (PARTITION BY game_date, team_abbr)
+           -- DECIMAL: exact in any order (a window's double sum is not)
+           CAST(sum(CAST(minutes_avg_last_10_v2 AS DECIMAL(18, 6))) OVER (PARTITION BY game_date, team_abbr)
                 AS DOUBLE) AS available_minutes_tonight
     FROM features f
 ),
@@ -422,7 +423,7 @@ SELECT
     minutes_rank_tonight,
     start_rank_tonight,
     round(available_minutes_tonight, 6)  AS available_minutes_tonight,
-    round(round(minutes_avg_last_10_v2, 6) * 240 / nullif(available_minutes_tonight, 0), 6) AS expected_minutes_tonight,
+    round(minutes_avg_last_10_v2 * 240 / nullif(available_minutes_tonight, 0), 6) AS expected_minutes_tonight,
     round(points_ewm_5, 6)               AS points_ewm_5,
     round(minutes_ewm_5, 6)              AS minutes_ewm_5,
     points_last_game,
