@@ -58,7 +58,7 @@ def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
     top of the chosen model (the evaluation's gradient_boosting rows)."""
     out = [("v1 features, squared error (the Phase 5 model before v2)", {**V2_HYPERPARAMETERS, "loss": "squared_error"}, V1),
            ("v1 features, absolute error (median)", V2_HYPERPARAMETERS, V1),
-           ("v2 features and learner (the model before v3)", V2_HYPERPARAMETERS, V2),
+           ("v2 features and learner", V2_HYPERPARAMETERS, V2),
            ("v3 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL),
            ("v3 features, squared error", MEAN, ALL),
            ("v3 features, absolute error = the model (before the market blend)", models.HYPERPARAMETERS, ALL)]
