@@ -69,8 +69,10 @@ BASELINE_REFERENCE_STD = 5.8
 # every earlier row was 0.06% of MAE better, the most recent 40k 0.15% worse.
 MODEL_MIN_TRAINING_ROWS = 500
 MODEL_MAX_TRAINING_ROWS = 60_000
-# OpenMP threads a model trains and predicts with (capped by the machine's cores).
-MODEL_THREADS = min(2, os.cpu_count() or 1)
+# OpenMP threads a model trains and predicts with. One: on this 2-core machine a 60k-row fit
+# took 2.45 s on one thread, 4.7 s on two with idle threads sleeping (OMP_WAIT_POLICY=PASSIVE)
+# and 2.1 s with them spinning, which a busy machine turns into 10-20x slower.
+MODEL_THREADS = 1
 
 
 @dataclass(frozen=True)

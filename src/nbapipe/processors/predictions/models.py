@@ -408,7 +408,7 @@ def _line_shrink(prev, table, month, X, y) -> dict:
 
 
 def _threads():
-    # At most MODEL_THREADS OpenMP threads (the trees come out the same for any count: measured
+    # MODEL_THREADS OpenMP threads (the trees come out the same for any count: measured
     # bit-identical with 1 and 2). Idle threads sleep (OMP_WAIT_POLICY=PASSIVE, set at import
     # above): spinning ones made training 10-20x slower on a busy 2-core machine.
     from threadpoolctl import threadpool_limits
