@@ -216,6 +216,8 @@ def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *
         day = start
         while day <= end + dt.timedelta(days=1):
             t1 = time.perf_counter()
+            # One writer session for the morning: the reveal and the day's cycle share one
+            # opening of the warehouse (and one checkpoint when it closes).
             with ws.writer(f"replay: the morning of {day}") as wh:
                 # The first morning's rows are there since the warm start.
                 changed = reveal(wh, staging / "warehouse.duckdb", day) if day > start else {}
@@ -223,11 +225,13 @@ def replay(work: Path, start: dt.date, end: dt.date, data: Path | None = None, *
                     for t, per in (hook(wh, day) or {}).items():
                         for d, n in per.items():
                             changed.setdefault(t, {})[d] = changed.get(t, {}).get(d, 0) + n
-            publish_changed(ws, changed)
-            t2 = time.perf_counter()
-            # The morning after the range only brings its last box scores and grades them.
-            dates = [dt.date.fromisoformat(d) for per in changed.values() for d in per]
-            daily = run_daily(ws, day, ingest_inbox=False, pregame=day <= end, changed_from=min(dates, default=None))
+                publish_changed(ws, changed)
+                t2 = time.perf_counter()
+                # The morning after the range only brings its last box scores and grades them.
+                dates = [dt.date.fromisoformat(d) for per in changed.values() for d in per]
+                daily = run_daily(ws, day, ingest_inbox=False, pregame=day <= end,
+                                  changed_from=min(dates, default=None))
+            # The day's time includes closing the session (its checkpoint).
             timing = DayTiming(day.isoformat(), t2 - t1, time.perf_counter() - t2,
                                sum(n for per in changed.values() for n in per.values()), daily)
             report.days.append(timing)

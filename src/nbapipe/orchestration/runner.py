@@ -141,6 +141,8 @@ class Runner:
         # the run id that produced each unit's rows.
         self.outcome: dict[tuple[str, dt.date], str] = {}
         self._run_ids: dict[tuple[str, dt.date], str] = {}
+        # Raw table -> (lo, hi, {date: signature}) read once per run (see _raw_signatures).
+        self._raw: dict[str, tuple[dt.date, dt.date, dict[dt.date, str]]] = {}
 
     # --- public -------------------------------------------------------------------------
     def run(self, req: Request) -> Report:
@@ -284,7 +286,7 @@ class Runner:
         tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
         out: set[dt.date] = set()
         for t in tables:
-            out |= self.wh.slice_dates(t, "game_date", lo, hi)
+            out |= self._raw_signatures(t, lo, hi).keys()
         return out
 
     def _warmup_inputs(self, p: Processor, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
@@ -362,15 +364,27 @@ class Runner:
         tables = CHAINS[i.name[6:]].tables() if i.kind == "chain" else [i.name]
         out: dict[dt.date, str] = {}
         for t in tables:
-            if not self.wh.table_exists(t):
-                continue
-            cols = set(self.wh.columns(t))
-            stamp = "max(ingested_at)" if "ingested_at" in cols else ("max(run_id)" if "run_id" in cols else "''")
-            for d, n, s in self.wh.tuples(
-                    f"SELECT game_date, count(*), CAST({stamp} AS VARCHAR) FROM {t} "
-                    f"WHERE game_date BETWEEN ? AND ? GROUP BY 1", [lo, hi]):
-                out[d] = out.get(d, "") + f"{t}:{n}:{s};"
+            for d, s in self._raw_signatures(t, lo, hi).items():
+                out[d] = out.get(d, "") + s
         return out
+
+    def _raw_signatures(self, t: str, lo: dt.date, hi: dt.date) -> dict[dt.date, str]:
+        """Per date of raw table `t` in [lo, hi] that has rows: `table:rows:last ingest;`. Read
+        once per run over the widest range asked: planning asks for the same tables again and
+        again (each processor, for its dates and its lookback; a daily run is mostly this), and
+        no raw table changes during a run (the runner writes processor tables only)."""
+        got = self._raw.get(t)
+        if got is None or lo < got[0] or hi > got[1]:
+            first, last = (lo, hi) if got is None else (min(lo, got[0]), max(hi, got[1]))
+            sigs: dict[dt.date, str] = {}
+            if self.wh.table_exists(t):
+                cols = set(self.wh.columns(t))
+                stamp = "max(ingested_at)" if "ingested_at" in cols else ("max(run_id)" if "run_id" in cols else "''")
+                sigs = {d: f"{t}:{n}:{s};" for d, n, s in self.wh.tuples(
+                    f"SELECT game_date, count(*), CAST({stamp} AS VARCHAR) FROM {t} "
+                    f"WHERE game_date BETWEEN ? AND ? GROUP BY 1", [first, last])}
+            got = self._raw[t] = (first, last, sigs)
+        return {d: s for d, s in got[2].items() if lo <= d <= hi}
 
     # --- execution ----------------------------------------------------------------------
     def _execute_level(self, level: list[str], todo: dict[str, list[PlannedUnit]], workers: int) -> list[UnitResult]:
