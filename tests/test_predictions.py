@@ -287,6 +287,9 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
     assert sorted(p for p in after if p.startswith("2024-03-01_")) == before
     assert max(p[:10] for p in after) == "2024-03-01" and len(after) > 2 * 20
     assert table_differences(home, phase5_home, PREDICTIONS) == 0
+    # Resume: nothing left to do.
+    r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True)
+    assert all(x.status == "no_games" for x in r.results) and r.counts()["already_done"] > 40
     # A long-lived process (serve, replay) keeps what it loaded or trained: the next run reuses
     # the March model object instead of unpickling its file again, with the same rows.
     march = next(p for p in models._LOADED if p.parent.parent == home / "models" and p.name.startswith("2024-03-01_"))
@@ -295,9 +298,6 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
                  skip_downstream_trigger=True, resume=False)
     assert [x.status for x in r.results] == ["success"] and models._LOADED[march] is kept
     assert table_differences(home, phase5_home, PREDICTIONS) == 0
-    # Resume: nothing left to do.
-    r = backfill(home, "2024-03-01", "2024-03-31", phases=(5,), skip_downstream_trigger=True)
-    assert all(x.status == "no_games" for x in r.results) and r.counts()["already_done"] > 40
 
 
 # --- predictions table and evaluation -----------------------------------------------------
