@@ -43,13 +43,6 @@ class Engine(ABC):
     @abstractmethod
     def columns(self, qualified: str) -> list[str]: ...
 
-    def slice_dates(self, table: str, column: str, lo: dt.date, hi: dt.date) -> set[dt.date]:
-        """Coverage: the dates in [lo, hi] on which `table` has rows (none if it does not exist)."""
-        if not self.table_exists(table):
-            return set()
-        return {r[0] for r in self.tuples(
-            f"SELECT DISTINCT {column} FROM {table} WHERE {column} BETWEEN ? AND ?", [lo, hi])}
-
     def confirm_slices(self, table: str, column: str, dates: set[dt.date]) -> set[dt.date]:
         """Of the `dates` the ledger says `table` holds, those this engine's storage holds.
         DuckDB keeps tables and ledger in one home and trusts the ledger."""

@@ -259,7 +259,7 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
     fp = _fingerprint(X, y, anchors_of(table))
     path = models_dir / SYSTEM_ID / f"{cutoff.isoformat()}_{fp[:16]}.joblib" if models_dir else None
     if path and path in _LOADED and _LOADED[path].meta["fingerprint"] == fp and path.exists():
-        cache[cutoff] = _LOADED[path]
+        cache[cutoff] = _remember(_LOADED[path])
         return cache[cutoff]
     if path and path.exists() and path.with_suffix(".json").exists():
         import joblib
@@ -288,7 +288,7 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
     }
     if path:
         _save(estimator, meta, path)
-    cache[cutoff] = _remember(Model(cutoff, estimator, meta, path)) if path else Model(cutoff, estimator, meta, path)
+    cache[cutoff] = _remember(Model(cutoff, estimator, meta, path))
     return cache[cutoff]
 
 
@@ -300,6 +300,9 @@ _LOADED_MAX = 4
 
 
 def _remember(model: Model) -> Model:
+    """Keep `model` as the most recently used (a model without a file is not kept)."""
+    if model.path is None:
+        return model
     _LOADED.pop(model.path, None)
     _LOADED[model.path] = model
     while len(_LOADED) > _LOADED_MAX:
