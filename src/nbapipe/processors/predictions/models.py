@@ -242,40 +242,169 @@ def _as_date(v) -> dt.date:
     return v.date() if isinstance(v, dt.datetime) else v
 
 
-def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
-                  cache: dict | None = None) -> Model | None:
-    """The model for `cutoff`: the stored file when one was made from exactly these rows and
-    settings, else a newly trained one (saved), calibrated on the previous month's model.
-    None when there are too few labelled rows. `cache` keeps the models of one run."""
-    cancel.check()      # a stop request between models: loading and training are Python, not SQL
-    cache = {} if cache is None else cache
-    if cutoff in cache:
-        return cache[cutoff]
+@dataclass
+class _Training:
+    """A cutoff's labelled rows as the model sees them, and the file they fingerprint to."""
+    table: pa.Table
+    X: np.ndarray
+    y: np.ndarray
+    fp: str
+    path: Path | None
+
+    @property
+    def prev_cutoff(self) -> dt.date:
+        """The cutoff of the month of the last training row: the model this one is calibrated on."""
+        return cutoff_of(self.table.column("game_date")[-1].as_py())
+
+
+def models_for(wh: Warehouse, cutoffs, models_dir: Path | None) -> dict[dt.date, Model | None]:
+    """The model of each cutoff (None: too few labelled rows): the stored file when one was made
+    from exactly these rows and settings, else a newly trained one (saved), calibrated on the
+    previous month's model. The fits a run needs are planned first and, when there are two or
+    more, run side by side in MODEL_PROCESSES processes; calibration then goes month by month."""
+    run = _ModelRun(wh, models_dir)
+    try:
+        for c in sorted(cutoffs):
+            run.plan(c)
+        run.start_fits()
+        return {c: run.model(c) for c in sorted(cutoffs)}
+    finally:
+        run.close()
+
+
+class _ModelRun:
+    """One run's models, by cutoff (a processor run: every month it predicts, and the earlier
+    months their calibration needs when those have no stored file)."""
+
+    def __init__(self, wh: Warehouse, models_dir: Path | None):
+        self.wh, self.models_dir = wh, models_dir
+        self.trainings: dict[dt.date, _Training | None] = {}
+        self.models: dict[dt.date, Model | None] = {}
+        self.to_fit: list[dt.date] = []
+        self.fits: dict = {}
+        self.pool = None
+
+    def plan(self, cutoff: dt.date) -> None:
+        """Read the cutoff's training rows; a model without a stored file is to be fitted, and so
+        is, the same way, the earlier model its calibration needs."""
+        cancel.check()      # between models: reading rows is SQL, the rest Python
+        if cutoff in self.trainings:
+            return
+        t = self.trainings[cutoff] = _training(self.wh, cutoff, self.models_dir)
+        if t is None:
+            return
+        stored = _stored(cutoff, t)
+        if stored is not None:
+            self.models[cutoff] = stored
+            return
+        self.to_fit.append(cutoff)
+        self.plan(t.prev_cutoff)
+
+    def start_fits(self) -> None:
+        """Two fits or more: each in a process of the pool (oldest first: calibration takes
+        them in that order). One: it is fitted here when its turn comes."""
+        if len(self.to_fit) < 2 or config.MODEL_PROCESSES < 2:
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        # spawn: a forked child would inherit DuckDB's and OpenMP's threads in whatever state
+        # they were; the workers ignore SIGINT (a Ctrl-C reaches the whole process group: the
+        # parent stops them).
+        self.pool = ProcessPoolExecutor(min(config.MODEL_PROCESSES, len(self.to_fit)),
+                                        mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_ignore_sigint)
+        for c in sorted(self.to_fit):
+            t = self.trainings[c]
+            self.fits[c] = self.pool.submit(_fit, t.X, t.y)
+
+    def model(self, cutoff: dt.date) -> Model | None:
+        cancel.check()
+        if cutoff in self.models:
+            return self.models[cutoff]
+        self.plan(cutoff)
+        if cutoff in self.models:
+            return self.models[cutoff]
+        t = self.trainings[cutoff]
+        if t is None:
+            self.models[cutoff] = None
+            return None
+        estimator, residuals = self._fitted(cutoff, t)
+        prev = self.model(t.prev_cutoff)
+        calibration = _calibration(cutoff, prev, t, estimator)
+        meta = _meta(cutoff, t, residuals, calibration)
+        if t.path:
+            _save(estimator, meta, t.path)
+        self.models[cutoff] = _remember(Model(cutoff, estimator, meta, t.path))
+        return self.models[cutoff]
+
+    def _fitted(self, cutoff: dt.date, t: _Training):
+        future = self.fits.pop(cutoff, None)
+        if future is None:
+            return _fit(t.X, t.y)
+        from concurrent.futures import TimeoutError as Pending
+        while True:         # a stop request is obeyed within a fraction of a second
+            cancel.check()
+            try:
+                return future.result(timeout=0.2)
+            except Pending:
+                continue
+
+    def close(self) -> None:
+        """Stop the pool. After an error or a stop request the fits still running are not
+        waited for: their processes are terminated."""
+        if self.pool is None:
+            return
+        pool, self.pool = self.pool, None
+        if self.fits:
+            for f in self.fits.values():
+                f.cancel()
+            # (Python 3.14 has pool.terminate_workers(); before it, the processes are here.)
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _training(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> _Training | None:
+    """The cutoff's training rows, features and fingerprint; None below the minimum row count."""
     table = training_rows(wh, cutoff)
     if table.num_rows < config.MODEL_MIN_TRAINING_ROWS:
-        cache[cutoff] = None
         return None
     X, y = feature_matrix(table), table.column("actual_points").to_numpy()
     fp = _fingerprint(X, y, anchors_of(table))
     path = models_dir / SYSTEM_ID / f"{cutoff.isoformat()}_{fp[:16]}.joblib" if models_dir else None
-    if path and path in _LOADED and _LOADED[path].meta["fingerprint"] == fp and path.exists():
-        cache[cutoff] = _remember(_LOADED[path])
-        return cache[cutoff]
-    if path and path.exists() and path.with_suffix(".json").exists():
+    return _Training(table, X, y, fp, path)
+
+
+def _stored(cutoff: dt.date, t: _Training) -> Model | None:
+    """The model already made from these rows and settings: kept by this process, or on disk
+    with its sidecar (a file without one was never finished)."""
+    path = t.path
+    if path is None:
+        return None
+    if path in _LOADED and _LOADED[path].meta["fingerprint"] == t.fp and path.exists():
+        return _remember(_LOADED[path])
+    if path.exists() and path.with_suffix(".json").exists():
         import joblib
         meta = json.loads(path.with_suffix(".json").read_text())
-        if meta.get("fingerprint") == fp:
-            cache[cutoff] = _remember(Model(cutoff, joblib.load(path), meta, path))
-            return cache[cutoff]
-    estimator, residuals = _fit(X, y)
-    calibration = _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator)
-    dates = table.column("game_date")
-    meta = {
-        "system_id": SYSTEM_ID, "cutoff": cutoff.isoformat(), "fingerprint": fp,
+        if meta.get("fingerprint") == t.fp:
+            return _remember(Model(cutoff, joblib.load(path), meta, path))
+    return None
+
+
+def _meta(cutoff: dt.date, t: _Training, residuals: np.ndarray, calibration: dict) -> dict:
+    """The sidecar: what made the model, in words."""
+    dates = t.table.column("game_date")
+    return {
+        "system_id": SYSTEM_ID, "cutoff": cutoff.isoformat(), "fingerprint": t.fp,
         "training_window": {"first_date": dates[0].as_py().isoformat(),
                             "last_date": dates[-1].as_py().isoformat(),
                             "rule": "feature rows with game_date < cutoff (most recent rows first, capped)"},
-        "training_rows": int(table.num_rows), "max_training_rows": config.MODEL_MAX_TRAINING_ROWS,
+        "training_rows": int(t.table.num_rows), "max_training_rows": config.MODEL_MAX_TRAINING_ROWS,
         "features": list(MODEL_FEATURES), "feature_version": FEATURE_VERSION, "anchors": list(ANCHORS),
         "label": "nba_analytics.player_game_summary.points of the same (earlier) game",
         "stored_features": list(STORED_FEATURES), "derived_features": DERIVED_FEATURES,
@@ -286,10 +415,6 @@ def load_or_train(wh: Warehouse, cutoff: dt.date, models_dir: Path | None,
         "training_mae": round(float(np.mean(np.abs(residuals))), 6),
         "calibration": calibration,
     }
-    if path:
-        _save(estimator, meta, path)
-    cache[cutoff] = _remember(Model(cutoff, estimator, meta, path))
-    return cache[cutoff]
 
 
 # Models this process loaded or trained, by file: a model file is immutable (its name carries the
@@ -328,16 +453,15 @@ def _fit(X: np.ndarray, y: np.ndarray) -> tuple[dict, np.ndarray]:
     return {"median": median, "scale": scale}, residuals
 
 
-def _calibration(wh, cutoff, models_dir, cache, table, X, y, estimator) -> dict:
+def _calibration(cutoff: dt.date, prev: Model | None, t: _Training, estimator: dict) -> dict:
     """The out-of-sample z distribution: the model of the last month with games before the
     cutoff (the previous month in season; the last month of the previous season after the
     summer) on the training rows of that month. A month with too few rows (the finals, a
     season's first week inside the bootstrap window) passes on that model's own distribution;
     with no earlier model at all (the first one), this model's training rows, and it says so."""
-    dates = table.column("game_date").to_numpy(zero_copy_only=False)
-    prev_cut = cutoff_of(dates[-1].astype(dt.date))
-    month = dates >= np.datetime64(prev_cut, "D")
-    prev = load_or_train(wh, prev_cut, models_dir, cache)
+    table, X, y = t.table, t.X, t.y
+    prev_cut = t.prev_cutoff
+    month = table.column("game_date").to_numpy(zero_copy_only=False) >= np.datetime64(prev_cut, "D")
     if prev is not None and month.sum() >= MIN_CALIBRATION_ROWS:
         med, sc = prev.predict(X[month]), prev.scale(X[month])
         z = (y[month] - med) / sc

@@ -71,8 +71,7 @@ def _not_computed(d: dt.date, why: dict) -> NotComputed:
 
 def _models_for(wh: Warehouse, dates: list[dt.date], model_dir) -> dict[dt.date, models.Model | None]:
     """One model per month among `dates` (loaded when stored, trained when not)."""
-    cache: dict = {}
-    return {c: models.load_or_train(wh, c, model_dir, cache) for c in sorted({models.cutoff_of(d) for d in dates})}
+    return models.models_for(wh, {models.cutoff_of(d) for d in dates}, model_dir)
 
 
 def _predict_boosted(wh: Warehouse, by_cutoff: dict) -> pa.Table:
