@@ -440,6 +440,42 @@ def test_replace_slices_rolls_back_with_its_transaction(wh):
     assert _slice_rows(wh) == before
 
 
+def test_catalog_reads_follow_ddl_commits_and_rollbacks_of_every_connection(tmp_path):
+    """table_exists and columns read a snapshot of the catalog: it must never be stale, whichever
+    connection changed the catalog, in or out of a transaction, committed or rolled back."""
+    from nbapipe.engines.duckdb import DuckDBEngine
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        eng = DuckDBEngine.wrap(wh)
+        wh.execute("CREATE SCHEMA nba_raw")
+        other = eng.cursor()                   # another connection to the same database
+        try:
+            assert not wh.table_exists("nba_raw.demo") and not other.table_exists("nba_raw.demo")
+            other.execute("CREATE TABLE nba_raw.demo (a INTEGER)")          # autocommit DDL
+            assert wh.table_exists("nba_raw.demo") and wh.columns("nba_raw.demo") == ["a"]
+            # A change inside another connection's transaction: invisible here until it commits.
+            with other.transaction():
+                other.execute("ALTER TABLE nba_raw.demo ADD COLUMN b VARCHAR")
+                other.execute("CREATE TABLE nba_raw.demo2 AS SELECT 1 AS x")
+                assert other.columns("nba_raw.demo") == ["a", "b"] and other.table_exists("nba_raw.demo2")
+                assert wh.columns("nba_raw.demo") == ["a"] and not wh.table_exists("nba_raw.demo2")
+            assert wh.columns("nba_raw.demo") == ["a", "b"] and wh.table_exists("nba_raw.demo2")
+            # Rolled back: gone again for both.
+            with pytest.raises(RuntimeError):
+                with other.transaction():
+                    other.execute("CREATE TABLE nba_raw.demo3 (y INTEGER)")
+                    assert other.table_exists("nba_raw.demo3")
+                    raise RuntimeError("the unit failed")
+            assert not other.table_exists("nba_raw.demo3") and not wh.table_exists("nba_raw.demo3")
+            # Temp objects are not the database's tables; a view is.
+            wh.execute("CREATE OR REPLACE TEMP TABLE demo4 AS SELECT 1 AS z")
+            wh.execute("CREATE VIEW nba_raw.demo_view AS SELECT a FROM nba_raw.demo")
+            assert not wh.table_exists("main.demo4") and other.columns("nba_raw.demo_view") == ["a"]
+            other.execute("DROP VIEW nba_raw.demo_view")
+            assert not wh.table_exists("nba_raw.demo_view")
+        finally:
+            other.close()
+
+
 OPEN_IN_CHILD = """
     import sys
     from pathlib import Path

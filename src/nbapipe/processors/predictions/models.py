@@ -305,13 +305,13 @@ class _ModelRun:
         them in that order). One: it is fitted here when its turn comes."""
         if len(self.to_fit) < 2 or config.MODEL_PROCESSES < 2:
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        # spawn: a forked child would inherit DuckDB's and OpenMP's threads in whatever state
-        # they were; the workers ignore SIGINT (a Ctrl-C reaches the whole process group: the
-        # parent stops them).
+        # joblib's loky processes (joblib comes with scikit-learn): started fresh (exec), not
+        # forked, so no DuckDB or OpenMP thread state is inherited; unlike multiprocessing's
+        # spawn they do not rerun the caller's __main__ script (a script without a main guard
+        # works). The workers ignore SIGINT: a Ctrl-C reaches the whole process group, and the
+        # parent stops them.
+        from joblib.externals.loky.process_executor import ProcessPoolExecutor
         self.pool = ProcessPoolExecutor(min(config.MODEL_PROCESSES, len(self.to_fit)),
-                                        mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_ignore_sigint)
         for c in sorted(self.to_fit):
             t = self.trainings[c]
@@ -341,7 +341,7 @@ class _ModelRun:
         future = self.fits.pop(cutoff, None)
         if future is None:
             return _fit(t.X, t.y)
-        from concurrent.futures import TimeoutError as Pending
+        from concurrent.futures import TimeoutError as Pending      # (loky's futures are these)
         while True:         # a stop request is obeyed within a fraction of a second
             cancel.check()
             try:
@@ -351,17 +351,10 @@ class _ModelRun:
 
     def close(self) -> None:
         """Stop the pool. After an error or a stop request the fits still running are not
-        waited for: their processes are terminated."""
-        if self.pool is None:
-            return
-        pool, self.pool = self.pool, None
-        if self.fits:
-            for f in self.fits.values():
-                f.cancel()
-            # (Python 3.14 has pool.terminate_workers(); before it, the processes are here.)
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        waited for: their processes are killed."""
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.shutdown(wait=True, kill_workers=bool(self.fits))
 
 
 def _ignore_sigint() -> None:
