@@ -143,6 +143,8 @@ class Runner:
         self._run_ids: dict[tuple[str, dt.date], str] = {}
         # Raw table -> (lo, hi, {date: signature}) read once per run (see _raw_signatures).
         self._raw: dict[str, tuple[dt.date, dt.date, dict[dt.date, str]]] = {}
+        # Upstream processor -> (lo, hi, {date: its latest ledger row}) as the run found it.
+        self._ledger: dict[str, tuple[dt.date, dt.date, dict[dt.date, dict]]] = {}
 
     # --- public -------------------------------------------------------------------------
     def run(self, req: Request) -> Report:
@@ -269,9 +271,17 @@ class Runner:
         return [g for g in self.cal.game_dates(lo, d) if g < d]
 
     def _upstream_ledger(self, name: str, lo: dt.date, hi: dt.date) -> dict[dt.date, dict]:
-        """Latest ledger rows of an upstream processor, overridden by this run's outcomes."""
-        rows = {dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
-                for r in ledger.latest(self.st, start=lo, end=hi, processors=[name])}
+        """Latest ledger rows of an upstream processor, overridden by this run's outcomes. The
+        ledger is read once per run and processor over the widest range asked (planning asks
+        again and again, ~120 times a daily morning); what this run changes of it is in its
+        outcomes."""
+        got = self._ledger.get(name)
+        if got is None or lo < got[0] or hi > got[1]:
+            first, last = (lo, hi) if got is None else (min(lo, got[0]), max(hi, got[1]))
+            got = self._ledger[name] = (first, last, {
+                dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
+                for r in ledger.latest(self.st, start=first, end=last, processors=[name])})
+        rows = {d: dict(r) for d, r in got[2].items() if lo <= d <= hi}
         for (n, d), s in self.outcome.items():
             if n == name and lo <= d <= hi:
                 rows[d] = {"status": s, "run_id": self._run_ids.get((n, d), rows.get(d, {}).get("run_id"))}
