@@ -78,6 +78,8 @@ MODEL_THREADS = 1
 # work on one thread, so one process per core: on 2 cores the full-history Phase 5 backfill's
 # 26 fits took half the time. The trees do not depend on which process fits them.
 MODEL_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+# A run of at most this many dates runs DuckDB on one thread (see Runner._threads_for).
+SINGLE_THREAD_MAX_DATES = 7
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,11 @@ import hashlib
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable
 
-from nbapipe import cancel
+from nbapipe import cancel, config
 from nbapipe import processors as registry
 from nbapipe.calendar import Calendar, dates_text as _dates_text
 from nbapipe.engines import Engine, EngineError, as_engine
@@ -168,7 +169,9 @@ class Runner:
             beat = ledger.RunHeartbeat(self.st, self.run_id)
             beat.start()
         status = "success"
+        threads = ExitStack()
         try:
+            threads.enter_context(self._threads_for(dates))
             for level in registry.topo_levels(names):
                 cancel.check()                     # a stop request starts no new level
                 plans = {n: self.plan(registry.get(n), dates, req, n in auto) for n in level}
@@ -204,12 +207,21 @@ class Runner:
             status = "crashed"
             raise
         finally:
+            threads.close()
             report.seconds = time.perf_counter() - t0
             if beat is not None:
                 beat.stop()
             if not req.dry_run:
                 ledger.finish_run(self.st, self.run_id, status)
         return report
+
+    def _threads_for(self, dates: list[dt.date]):
+        """One DuckDB thread for a run of a few dates (a daily morning, a trigger): its many
+        small statements lost more to the second thread's coordination than they gained (a
+        late-season replay morning: median 1.16 -> 1.03 s). Longer runs keep every thread."""
+        if isinstance(self.wh, Warehouse) and len(dates) <= config.SINGLE_THREAD_MAX_DATES:
+            return self.wh.threads(1)
+        return nullcontext()
 
     def _stopped_summary(self, names: list[str], dates: list[dt.date], report: "Report", req: Request) -> str:
         """'N units done, M left; ...' for the line an interrupted command prints."""

@@ -139,6 +139,17 @@ class Warehouse:
             self._catalog = (generation, {(s, t): cols for s, t, cols in rows})
         return self._catalog[1]
 
+    @contextmanager
+    def threads(self, n: int) -> Iterator[None]:
+        """DuckDB's worker threads (a setting of the database, not of this connection) set to
+        `n` for the block, then back to what they were."""
+        before = self.scalar("SELECT current_setting('threads')")
+        self.execute(f"SET threads = {int(n)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {int(before)}")    # also after a stop request
+
     # --- writing -------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
