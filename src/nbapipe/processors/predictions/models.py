@@ -588,9 +588,16 @@ def _line_shrink(prev, table, month, X, y) -> dict:
 def _threads():
     # MODEL_THREADS OpenMP threads (the trees come out the same for any count: measured
     # bit-identical with 1 and 2). Idle threads sleep (OMP_WAIT_POLICY=PASSIVE, set at import
-    # above): spinning ones made training 10-20x slower on a busy 2-core machine.
-    from threadpoolctl import threadpool_limits
-    return threadpool_limits(limits=config.MODEL_THREADS)
+    # above): spinning ones made training 10-20x slower on a busy 2-core machine. The libraries
+    # are looked up once per process (~4 ms a lookup, twice a daily morning).
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=config.MODEL_THREADS)
+
+
+_CONTROLLER = None
 
 
 def _fingerprint(X: np.ndarray, y: np.ndarray, anchors: dict[str, np.ndarray]) -> str:
