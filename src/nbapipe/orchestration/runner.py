@@ -287,13 +287,9 @@ class Runner:
         ledger is read once per run and processor over the widest range asked (planning asks
         again and again, ~120 times a daily morning); what this run changes of it is in its
         outcomes."""
-        got = self._ledger.get(name)
-        if got is None or lo < got[0] or hi > got[1]:
-            first, last = (lo, hi) if got is None else (min(lo, got[0]), max(hi, got[1]))
-            got = self._ledger[name] = (first, last, {
-                dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
-                for r in ledger.latest(self.st, start=first, end=last, processors=[name])})
-        rows = {d: dict(r) for d, r in got[2].items() if lo <= d <= hi}
+        rows = _read_widest(self._ledger, name, lo, hi, lambda first, last: {
+            dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
+            for r in ledger.latest(self.st, start=first, end=last, processors=[name])})
         for (n, d), s in self.outcome.items():
             if n == name and lo <= d <= hi:
                 rows[d] = {"status": s, "run_id": self._run_ids.get((n, d), rows.get(d, {}).get("run_id"))}
@@ -395,18 +391,15 @@ class Runner:
         once per run over the widest range asked: planning asks for the same tables again and
         again (each processor, for its dates and its lookback; a daily run is mostly this), and
         no raw table changes during a run (the runner writes processor tables only)."""
-        got = self._raw.get(t)
-        if got is None or lo < got[0] or hi > got[1]:
-            first, last = (lo, hi) if got is None else (min(lo, got[0]), max(hi, got[1]))
-            sigs: dict[dt.date, str] = {}
-            if self.wh.table_exists(t):
-                cols = set(self.wh.columns(t))
-                stamp = "max(ingested_at)" if "ingested_at" in cols else ("max(run_id)" if "run_id" in cols else "''")
-                sigs = {d: f"{t}:{n}:{s};" for d, n, s in self.wh.tuples(
-                    f"SELECT game_date, count(*), CAST({stamp} AS VARCHAR) FROM {t} "
-                    f"WHERE game_date BETWEEN ? AND ? GROUP BY 1", [first, last])}
-            got = self._raw[t] = (first, last, sigs)
-        return {d: s for d, s in got[2].items() if lo <= d <= hi}
+        def read(first: dt.date, last: dt.date) -> dict[dt.date, str]:
+            if not self.wh.table_exists(t):
+                return {}
+            cols = set(self.wh.columns(t))
+            stamp = "max(ingested_at)" if "ingested_at" in cols else ("max(run_id)" if "run_id" in cols else "''")
+            return {d: f"{t}:{n}:{s};" for d, n, s in self.wh.tuples(
+                f"SELECT game_date, count(*), CAST({stamp} AS VARCHAR) FROM {t} "
+                f"WHERE game_date BETWEEN ? AND ? GROUP BY 1", [first, last])}
+        return _read_widest(self._raw, t, lo, hi, read)
 
     # --- execution ----------------------------------------------------------------------
     def _execute_level(self, level: list[str], todo: dict[str, list[PlannedUnit]], workers: int) -> list[UnitResult]:
@@ -647,6 +640,17 @@ class Runner:
             else:
                 parts.append(f"missing {_input_text(name)} on {_dates_text(ds)}")
         return "; ".join(parts) or (r.detail or "")
+
+
+def _read_widest(cache: dict, key: str, lo: dt.date, hi: dt.date,
+                 read: Callable[[dt.date, dt.date], dict]) -> dict:
+    """What `read(first, last)` gives by date, read once per run over the widest range asked
+    (cache[key] = (first, last, by date)); the dates of [lo, hi], as a new dict."""
+    got = cache.get(key)
+    if got is None or lo < got[0] or hi > got[1]:
+        first, last = (lo, hi) if got is None else (min(lo, got[0]), max(hi, got[1]))
+        got = cache[key] = (first, last, read(first, last))
+    return {d: v for d, v in got[2].items() if lo <= d <= hi}
 
 
 _STATUS_WORDS = {FAILED: "failed", STALE: "is stale", UPSTREAM: "lacks its inputs", NO_GAMES: "has no games",
