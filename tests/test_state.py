@@ -476,6 +476,30 @@ def test_catalog_reads_follow_ddl_commits_and_rollbacks_of_every_connection(tmp_
             other.close()
 
 
+def test_threads_blocks_nest_restore_and_set_nothing_when_already_set(tmp_path):
+    """Warehouse.threads: a daily cycle sets one thread once and its runs nest the same block
+    (no SET); a long catch-up inside asks for the default back; each block restores on exit."""
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        def now() -> int:
+            return int(wh.scalar("SELECT current_setting('threads')"))
+        default = now()
+        sets: list[str] = []
+        run = wh._run
+        wh._run = lambda sql, params: (sets.append(sql) if sql.startswith("SET") else None, run(sql, params))[1]
+        with wh.threads(1):
+            assert now() == 1 and len(sets) == 1
+            with wh.threads(1):
+                assert now() == 1 and len(sets) == 1          # already one: nothing set
+            with wh.threads(None):
+                assert now() == default
+            assert now() == 1
+        assert now() == default
+        with pytest.raises(RuntimeError):
+            with wh.threads(1):
+                raise RuntimeError("a failed run")
+        assert now() == default
+
+
 OPEN_IN_CHILD = """
     import sys
     from pathlib import Path

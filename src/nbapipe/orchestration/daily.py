@@ -98,7 +98,8 @@ def run_daily(ws, day: dt.date, inbox: Path | None = None, *, pregame: bool = Tr
 
     # One writer session for the whole cycle: its runs share one lease and one open warehouse
     # (opening, checking the schema and checkpointing on close cost ~0.06 s a run).
-    with ws.writer(f"daily {day}"):
+    # One DuckDB thread for the cycle (Runner._threads_for): set once here instead of per run.
+    with ws.writer(f"daily {day}") as wh, wh.threads(1):
         if ingest_inbox:
             step = ingest_step(ws, day, inbox or ws.home / "inbox", files)
             add(step)

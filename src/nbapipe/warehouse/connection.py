@@ -61,10 +61,11 @@ def program_of(pid: int | None) -> str:
 # changed the catalog: after its DDL statement (other than on temp objects) and again when its
 # transaction ends (only then do other connections see the change). A daily cycle asked the
 # catalog ~90 times a morning (~0.7 ms each); most mornings change nothing in it, so one
-# snapshot (~4 ms) per connection serves.
+# snapshot (~4 ms) per connection serves. ATTACH and DETACH change other databases' catalogs
+# only (the snapshot is of the current one): a replay morning attaches its staging database.
 _DDL = re.compile(
     r"\s*(?:--[^\n]*\n\s*)*(?:(?:CREATE|ALTER)(?!\s+(?:OR\s+REPLACE\s+)?TEMP(?:ORARY)?\s)|DROP|"
-    r"ATTACH|DETACH|USE|IMPORT|LOAD)\b", re.IGNORECASE)
+    r"USE|IMPORT|LOAD)\b", re.IGNORECASE)
 _END = re.compile(r"\s*(?:COMMIT|ROLLBACK|ABORT|END)\b", re.IGNORECASE)
 _catalog_generation = 0
 # Connections (by id: two Warehouse objects may share one) with a catalog change not yet committed.
@@ -86,6 +87,8 @@ class Warehouse:
         self.path = path
         self.read_only = read_only
         self._catalog: tuple[int, dict[tuple[str, str], list[str]]] | None = None
+        self._threads: int | None = None            # the threads setting, once read (see threads)
+        self._default_threads: int | None = None
         # A stop request (Ctrl-C, SIGTERM, a lapsed lease) interrupts the statement in flight
         # (cursors of parallel processors are Warehouses too, so each is registered).
         cancel.register(con)
@@ -140,15 +143,25 @@ class Warehouse:
         return self._catalog[1]
 
     @contextmanager
-    def threads(self, n: int) -> Iterator[None]:
+    def threads(self, n: int | None) -> Iterator[None]:
         """DuckDB's worker threads (a setting of the database, not of this connection) set to
-        `n` for the block, then back to what they were."""
-        before = self.scalar("SELECT current_setting('threads')")
-        self.execute(f"SET threads = {int(n)}")
+        `n` for the block (None: DuckDB's default, one per core), then back to what they were.
+        Nothing is set when they already are `n`: a daily cycle sets one thread once for all
+        its runs, and each run asking for one again costs no statement (a pair of SETs, which
+        stop or start DuckDB's threads, took ~5 ms). Only this method changes the setting."""
+        if self._threads is None:
+            self._threads = self._default_threads = int(self.scalar("SELECT current_setting('threads')"))
+        before, n = self._threads, self._default_threads if n is None else int(n)
+        if n == before:
+            yield
+            return
+        self.execute(f"SET threads = {n}")
+        self._threads = n
         try:
             yield
         finally:
-            self.con.execute(f"SET threads = {int(before)}")    # also after a stop request
+            self.con.execute(f"SET threads = {before}")    # also after a stop request
+            self._threads = before
 
     # --- writing -------------------------------------------------------------------------
     @contextmanager
