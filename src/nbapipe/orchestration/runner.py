@@ -146,11 +146,13 @@ class Runner:
         self._raw: dict[str, tuple[dt.date, dt.date, dict[dt.date, str]]] = {}
         # Upstream processor -> (lo, hi, {date: its latest ledger row}) as the run found it.
         self._ledger: dict[str, tuple[dt.date, dt.date, dict[dt.date, dict]]] = {}
+        self._upstreams: set[str] = set()      # the processors the run's processors read
 
     # --- public -------------------------------------------------------------------------
     def run(self, req: Request) -> Report:
         t0 = time.perf_counter()
         names, auto = resolve_processors(req)
+        self._upstreams = {i.name for n in names for i in registry.get(n).inputs if i.kind == "processor"}
         report = Report(self.run_id, auto_upstream=auto)
         if auto:
             self.on_event("auto_upstream", {"processors": auto})
@@ -288,13 +290,27 @@ class Runner:
         ledger is read once per run and processor over the widest range asked (planning asks
         again and again, ~120 times a daily morning); what this run changes of it is in its
         outcomes."""
-        rows = _read_widest(self._ledger, name, lo, hi, lambda first, last: {
-            dt.date.fromisoformat(r["game_date"]): {"status": r["status"], "run_id": r["run_id"]}
-            for r in ledger.latest(self.st, start=first, end=last, processors=[name])})
+        got = self._ledger.get(name)
+        if got is None or lo < got[0] or hi > got[1]:
+            self._read_ledgers(name, lo, hi)
+        rows = {d: v for d, v in self._ledger[name][2].items() if lo <= d <= hi}
         for (n, d), s in self.outcome.items():
             if n == name and lo <= d <= hi:
                 rows[d] = {"status": s, "run_id": self._run_ids.get((n, d), rows.get(d, {}).get("run_id"))}
         return rows
+
+    def _read_ledgers(self, name: str, lo: dt.date, hi: dt.date) -> None:
+        """One ledger read for `name` and every other upstream processor of the run that has
+        not been read over [lo, hi] yet (a morning's run plans ~7 of them: one read, not 7)."""
+        names = {name} | {n for n in self._upstreams
+                          if n not in self._ledger or lo < self._ledger[n][0] or hi > self._ledger[n][1]}
+        first = min([lo] + [self._ledger[n][0] for n in names if n in self._ledger])
+        last = max([hi] + [self._ledger[n][1] for n in names if n in self._ledger])
+        by_name: dict[str, dict[dt.date, dict]] = {n: {} for n in names}
+        for r in ledger.latest(self.st, start=first, end=last, processors=sorted(names)):
+            by_name[r["processor"]][dt.date.fromisoformat(r["game_date"])] = {"status": r["status"], "run_id": r["run_id"]}
+        for n, rows in by_name.items():
+            self._ledger[n] = (first, last, rows)
 
     def _present_dates(self, i: Input, lo: dt.date, hi: dt.date) -> set[dt.date]:
         if i.kind == "processor":
