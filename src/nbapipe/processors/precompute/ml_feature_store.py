@@ -31,8 +31,16 @@ FEATURES_V3_ADDED = (
     "available_minutes_tonight", "expected_minutes_tonight", "points_ewm_5", "minutes_ewm_5",
     "points_last_game", "minutes_last_game", "started_last_game", "pra_line", "pra_implied_points",
 )
-FEATURES = FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED
-FEATURE_VERSION = "v3_72features"
+# v4 adds his last 40 games in any season, overall, as a starter, off the bench and in his role
+# tonight (the SQL's header says how each is made).
+FEATURES_V4_ADDED = (
+    "points_avg_last_40", "minutes_avg_last_40", "points_per_minute_last_40", "games_last_40",
+    "starts_last_40", "points_avg_started_last_40", "points_avg_bench_last_40",
+    "minutes_avg_started_last_40", "minutes_avg_bench_last_40", "points_avg_role_last_40",
+    "minutes_avg_role_last_40",
+)
+FEATURES = FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED + FEATURES_V4_ADDED
+FEATURE_VERSION = "v4_83features"
 
 PROCESSOR = processor(
     __name__,

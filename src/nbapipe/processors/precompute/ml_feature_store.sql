@@ -48,6 +48,17 @@
 --     pra_line x his share of points in his points + rebounds + assists over his last 10 games.
 --     The previous season is read whole, outside the season lookback, so a rerun of an earlier
 --     season's Phase 3 does not mark these rows stale (a finished season does not change).
+-- Feature version v4_83features: v3's 72, then 11 from his last 40 games with minutes before the
+-- date in ANY season (the season-bound features above start empty every October; the walk-forward
+-- ablation measured these as the one new group that helps, most in the first months):
+--   points_avg_last_40, minutes_avg_last_40, points_per_minute_last_40, games_last_40 (fewer than 40
+--   when his history is shorter), starts_last_40, points / minutes averages of those games he
+--   started and of those he came off the bench, and the pair that matches his role tonight
+--   (points_avg_role_last_40, minutes_avg_role_last_40: the started averages when his
+--   start_rank_tonight is 1-5, else the bench ones; the all-games average when he has none).
+--   Running totals per player over one sequence of his games and the universe's dates (a date
+--   sorts before that day's game), so the last 40 are two rows' difference, not a 40-row window
+--   per date. Read outside the season lookback, like the previous season (see above).
 -- Averages of stored (rounded) decimals sum integer micro-units: exact in any order, so
 -- every run and engine gets the same double (float sums in parallel are not bit-stable).
 WITH universe AS (
@@ -204,6 +215,47 @@ prev_season AS (   -- the player's whole previous season (read outside the seaso
       AND p.season_year IN (SELECT DISTINCT season_year - 1 FROM universe)
     GROUP BY p.player_lookup, p.season_year
 ),
+career AS (        -- v4: his games with minutes in any season, and the universe's dates, per player
+    SELECT p.player_lookup, p.game_date, p.game_id, 0 AS is_date, p.points,
+           round(p.minutes_played * 1000000) AS minutes_micro,
+           CASE WHEN p.starter_flag THEN 1 ELSE 0 END AS started
+    FROM nba_analytics.player_game_summary p
+    WHERE p.minutes_played > 0 AND p.points IS NOT NULL
+      AND p.game_date < (SELECT end_date FROM run_bounds)
+      AND p.player_lookup IN (SELECT player_lookup FROM universe)
+    UNION ALL
+    SELECT player_lookup, game_date, '', 1, NULL, NULL, NULL FROM universe
+),
+running AS (       -- running totals of his games up to each row; a date's row counts no game of that day
+    -- (newest first, a day's game before its date row, the frame reaching back: every ORDER BY
+    -- here is DESC, which all target dialects sort the same way)
+    SELECT player_lookup, game_date, is_date,
+           count(points) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC, game_id DESC
+                               ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS n,
+           sum(points) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC, game_id DESC
+                             ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cum_points,
+           sum(minutes_micro) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC, game_id DESC
+                                    ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cum_minutes,
+           sum(started) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC, game_id DESC
+                              ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cum_starts,
+           sum(started * points) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC, game_id DESC
+                                       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cum_started_points,
+           sum(started * minutes_micro) OVER (PARTITION BY player_lookup ORDER BY game_date DESC, 1 - is_date DESC,
+                                              game_id DESC ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS cum_started_minutes
+    FROM career
+),
+long_hist AS (     -- his last 40 games: the date's running totals less those of his game 40 earlier
+    SELECT d.game_date, d.player_lookup,
+           d.n - coalesce(g.n, 0) AS games_40,
+           d.cum_points - coalesce(g.cum_points, 0) AS points_40,
+           d.cum_minutes - coalesce(g.cum_minutes, 0) AS minutes_micro_40,
+           d.cum_starts - coalesce(g.cum_starts, 0) AS starts_40,
+           d.cum_started_points - coalesce(g.cum_started_points, 0) AS started_points_40,
+           d.cum_started_minutes - coalesce(g.cum_started_minutes, 0) AS started_minutes_micro_40
+    FROM running d
+    LEFT JOIN running g ON g.player_lookup = d.player_lookup AND g.is_date = 0 AND g.n = d.n - 40
+    WHERE d.is_date = 1 AND d.n > 0
+),
 opp_def AS (       -- fallback opponent defensive rating: its season so far (Phase 3)
     SELECT o.game_date, o.team_abbr,
            100 * sum(d.points_allowed) / nullif(CAST(sum(CAST(d.opp_possessions AS DECIMAL(18, 9))) AS DOUBLE), 0) AS def_rating_season
@@ -246,7 +298,9 @@ joined AS (
            u.teammates_newly_out_points, u.teammates_returning_points, u.opponents_out_points,
            CASE WHEN u.returning_from_inactive THEN 1 ELSE 0 END AS returning_from_inactive,
            h.points_ewm_num, h.minutes_ewm_num, h.ewm_den, h.points_last_game, h.minutes_last_game,
-           h.started_last_game, h.pra_last_10_total, u.current_pra_line
+           h.started_last_game, h.pra_last_10_total, u.current_pra_line,
+           lh.games_40, lh.points_40, lh.minutes_micro_40, lh.starts_40, lh.started_points_40,
+           lh.started_minutes_micro_40
     FROM universe u
     LEFT JOIN nba_precompute.player_daily_cache c ON c.cache_date = u.game_date AND c.player_lookup = u.player_lookup
     LEFT JOIN nba_precompute.player_composite_factors f ON f.game_date = u.game_date AND f.player_lookup = u.player_lookup
@@ -261,6 +315,7 @@ joined AS (
     LEFT JOIN opp_allowed oa ON oa.game_date = u.game_date AND oa.team_abbr = u.opponent_team_abbr
     LEFT JOIN nba_analytics.upcoming_team_game_context tt ON tt.game_date = u.game_date AND tt.team_abbr = u.team_abbr
     LEFT JOIN prev_season ps ON ps.player_lookup = u.player_lookup AND ps.season_year = u.season_year
+    LEFT JOIN long_hist lh ON lh.game_date = u.game_date AND lh.player_lookup = u.player_lookup
 ),
 features AS MATERIALIZED (
     SELECT j.*,
@@ -310,7 +365,16 @@ features AS MATERIALIZED (
            -- v3 features (see the header)
            CAST(points_ewm_num AS DOUBLE) / CAST(nullif(ewm_den, 0) AS DOUBLE)   AS points_ewm_5,
            CAST(minutes_ewm_num AS DOUBLE) / CAST(nullif(ewm_den, 0) AS DOUBLE)  AS minutes_ewm_5,
-           current_pra_line * points_last_10_total / CAST(nullif(pra_last_10_total, 0) AS DOUBLE) AS pra_implied_points
+           current_pra_line * points_last_10_total / CAST(nullif(pra_last_10_total, 0) AS DOUBLE) AS pra_implied_points,
+           -- v4 features (see the header)
+           points_40 / CAST(nullif(games_40, 0) AS DOUBLE)                                 AS points_avg_last_40,
+           minutes_micro_40 / CAST(1000000 AS DOUBLE) / nullif(games_40, 0)               AS minutes_avg_last_40,
+           points_40 / nullif(minutes_micro_40 / CAST(1000000 AS DOUBLE), 0)              AS points_per_minute_last_40,
+           started_points_40 / CAST(nullif(starts_40, 0) AS DOUBLE)                       AS points_avg_started_last_40,
+           (points_40 - started_points_40) / CAST(nullif(games_40 - starts_40, 0) AS DOUBLE) AS points_avg_bench_last_40,
+           started_minutes_micro_40 / CAST(1000000 AS DOUBLE) / nullif(starts_40, 0)      AS minutes_avg_started_last_40,
+           (minutes_micro_40 - started_minutes_micro_40) / CAST(1000000 AS DOUBLE)
+               / nullif(games_40 - starts_40, 0)                                           AS minutes_avg_bench_last_40
     FROM joined j
 ),
 tonight AS (        -- his role among the team's players of the date's universe
@@ -431,7 +495,20 @@ SELECT
     started_last_game,
     current_pra_line                     AS pra_line,
     round(pra_implied_points, 6)         AS pra_implied_points,
-    'v3_72features'                      AS feature_version,
+    round(points_avg_last_40, 6)         AS points_avg_last_40,
+    round(minutes_avg_last_40, 6)        AS minutes_avg_last_40,
+    round(points_per_minute_last_40, 6)  AS points_per_minute_last_40,
+    games_40                             AS games_last_40,
+    starts_40                            AS starts_last_40,
+    round(points_avg_started_last_40, 6) AS points_avg_started_last_40,
+    round(points_avg_bench_last_40, 6)   AS points_avg_bench_last_40,
+    round(minutes_avg_started_last_40, 6) AS minutes_avg_started_last_40,
+    round(minutes_avg_bench_last_40, 6)  AS minutes_avg_bench_last_40,
+    round(coalesce(CASE WHEN start_rank_tonight <= 5 THEN points_avg_started_last_40 ELSE points_avg_bench_last_40 END,
+                   points_avg_last_40), 6) AS points_avg_role_last_40,
+    round(coalesce(CASE WHEN start_rank_tonight <= 5 THEN minutes_avg_started_last_40 ELSE minutes_avg_bench_last_40 END,
+                   minutes_avg_last_40), 6) AS minutes_avg_role_last_40,
+    'v4_83features'                      AS feature_version,
     -- One flat concat, not a chain of ||: binding and optimising the nested chain cost
     -- ~0.17 s a statement (half of a one-date run). The same string: no part is ever NULL.
     concat('{',
@@ -506,7 +583,18 @@ SELECT
         '"minutes_last_game":"', CASE WHEN minutes_last_game IS NULL THEN 'missing' ELSE 'calculated' END, '",',
         '"started_last_game":"', CASE WHEN started_last_game IS NULL THEN 'missing' ELSE 'calculated' END, '",',
         '"pra_line":"', CASE WHEN current_pra_line IS NULL THEN 'missing' ELSE 'phase3' END, '",',
-        '"pra_implied_points":"', CASE WHEN pra_implied_points IS NULL THEN 'missing' ELSE 'calculated' END, '"}') AS feature_sources,
+        '"pra_implied_points":"', CASE WHEN pra_implied_points IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"points_avg_last_40":"', CASE WHEN points_avg_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"minutes_avg_last_40":"', CASE WHEN minutes_avg_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"points_per_minute_last_40":"', CASE WHEN points_per_minute_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"games_last_40":"', CASE WHEN games_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"starts_last_40":"', CASE WHEN starts_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"points_avg_started_last_40":"', CASE WHEN points_avg_started_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"points_avg_bench_last_40":"', CASE WHEN points_avg_bench_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"minutes_avg_started_last_40":"', CASE WHEN minutes_avg_started_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"minutes_avg_bench_last_40":"', CASE WHEN minutes_avg_bench_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"points_avg_role_last_40":"', CASE WHEN points_avg_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '",',
+        '"minutes_avg_role_last_40":"', CASE WHEN minutes_avg_last_40 IS NULL THEN 'missing' ELSE 'calculated' END, '"}') AS feature_sources,
     round((CASE src_points_avg_last_5 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_last_10 WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +
          CASE src_points_avg_season WHEN 'missing' THEN 0 WHEN 'phase3' THEN 75 ELSE 100 END +

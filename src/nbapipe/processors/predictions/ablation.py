@@ -14,7 +14,8 @@ import datetime as dt
 import numpy as np
 
 from nbapipe import config
-from nbapipe.processors.precompute.ml_feature_store import FEATURES_V1, FEATURES_V2_ADDED, FEATURES_V3_ADDED
+from nbapipe.processors.precompute.ml_feature_store import (FEATURES_V1, FEATURES_V2_ADDED, FEATURES_V3_ADDED,
+                                                            FEATURES_V4_ADDED)
 from nbapipe.processors.predictions import models
 from nbapipe.warehouse import Warehouse
 
@@ -37,13 +38,16 @@ GROUPS = {
     "game_lines": ("team_spread", "game_total_line"),
     "previous_season": ("prev_season_points_avg", "prev_season_minutes_avg", "prev_season_games"),
     "derived": tuple(models.DERIVED_FEATURES),
+    "last 40 games, any season": FEATURES_V4_ADDED,
 }
 # Every v2/v3 feature the model reads is in one group (the rest are v1's, the lines, or unused).
-assert set(sum(GROUPS.values(), ())) == (set(FEATURES_V2_ADDED + FEATURES_V3_ADDED + tuple(models.DERIVED_FEATURES))
+assert set(sum(GROUPS.values(), ())) == (set(FEATURES_V2_ADDED + FEATURES_V3_ADDED + FEATURES_V4_ADDED
+                                              + tuple(models.DERIVED_FEATURES))
                                           - set(models.MARKET_FEATURES + models.UNUSED_FEATURES))
 ALL = models.MODEL_FEATURES
 # What the variants read: every stored feature but the lines, and the products.
-STORED = tuple(f for f in FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED if f not in models.MARKET_FEATURES)
+STORED = tuple(f for f in FEATURES_V1 + FEATURES_V2_ADDED + FEATURES_V3_ADDED + FEATURES_V4_ADDED
+               if f not in models.MARKET_FEATURES)
 COLUMNS = STORED + tuple(models.DERIVED_FEATURES)
 MEAN = {**models.HYPERPARAMETERS, "loss": "squared_error"}
 V2_HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15,
@@ -59,9 +63,9 @@ def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
     out = [("v1 features, squared error (the Phase 5 model before v2)", {**V2_HYPERPARAMETERS, "loss": "squared_error"}, V1),
            ("v1 features, absolute error (median)", V2_HYPERPARAMETERS, V1),
            ("v2 features and learner", V2_HYPERPARAMETERS, V2),
-           ("v3 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL),
-           ("v3 features, squared error", MEAN, ALL),
-           ("v3 features, absolute error = the model (before the market blend)", models.HYPERPARAMETERS, ALL)]
+           ("v4 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL),
+           ("v4 features, squared error", MEAN, ALL),
+           ("v4 features, absolute error = the model (before the market blend)", models.HYPERPARAMETERS, ALL)]
     for g, cols in GROUPS.items():
         out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols)))
     return out

@@ -11,7 +11,7 @@ library versions; the JSON sidecar beside it says the same in words (training wi
 features, versions, hyperparameters, residual spread). A rerun finds the same file and gives
 identical predictions; changed history (a Phase 3/4 rerun of earlier dates) trains a new file.
 
-What a model predicts (TRAINING_CODE_VERSION 3, feature version v3): a distribution, not a number.
+What a model predicts (TRAINING_CODE_VERSION 3, feature version v4): a distribution, not a number.
   median  a HistGradientBoosting model with absolute-error loss: the median points (what MAE
           rewards; points are right-skewed, so the median is below the mean);
   scale   a small second model of the median's absolute error (its typical miss for this row);
