@@ -408,6 +408,9 @@ def _training(wh: Warehouse, cutoff: dt.date, models_dir: Path | None) -> _Train
     if table.num_rows < config.MODEL_MIN_TRAINING_ROWS:
         return None
     X, y = feature_matrix(table), table.column("actual_points").to_numpy()
+    # The feature columns live on in X: keep only what calibration and the sidecar read (a run
+    # plans every month first, and 26 months' rows held twice took the backfill past 2 GiB).
+    table = table.select(["game_date", "player_lookup", *ANCHORS, "actual_points"])
     fp = _fingerprint(X, y, anchors_of(table))
     path = models_dir / SYSTEM_ID / f"{cutoff.isoformat()}_{fp[:16]}.joblib" if models_dir else None
     return _Training(table, X, y, fp, path)
