@@ -30,24 +30,24 @@ class DuckDBEngine(Warehouse, Engine):
     # one yet (temp_made): a run's processors mostly share their dates, lookback and source views,
     # and a daily morning's 12 units asked for ~60 such statements (~3 ms each for a view).
     def set_run(self, dates: list[dt.date], lookback_start: dt.date, run_id: str) -> None:
-        if self.temp_made.get("run_dates") != tuple(dates):
-            self.temp_made.pop("run_dates", None)
+        def make_dates() -> None:
             self.execute("CREATE OR REPLACE TEMP TABLE run_dates (game_date DATE)")
             self.con.executemany("INSERT INTO run_dates VALUES (?)", [[d] for d in dates])
-            self.temp_made["run_dates"] = tuple(dates)
         bounds = (dates[0], dates[-1], lookback_start, run_id)
-        if self.temp_made.get("run_bounds") != bounds:
-            self.temp_made.pop("run_bounds", None)
-            self.execute("CREATE OR REPLACE TEMP TABLE run_bounds AS SELECT CAST(? AS DATE) AS start_date, "
-                         "CAST(? AS DATE) AS end_date, CAST(? AS DATE) AS lookback_start, CAST(? AS VARCHAR) AS run_id",
-                         list(bounds))
-            self.temp_made["run_bounds"] = bounds
+        self._make_temp("run_dates", tuple(dates), make_dates)
+        self._make_temp("run_bounds", bounds, lambda: self.execute(
+            "CREATE OR REPLACE TEMP TABLE run_bounds AS SELECT CAST(? AS DATE) AS start_date, CAST(? AS DATE) "
+            "AS end_date, CAST(? AS DATE) AS lookback_start, CAST(? AS VARCHAR) AS run_id", list(bounds)))
 
     def create_view(self, name: str, sql: str) -> None:
-        if self.temp_made.get(name) != sql:
-            self.temp_made.pop(name, None)
-            self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
-            self.temp_made[name] = sql
+        self._make_temp(name, sql, lambda: self.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}"))
+
+    def _make_temp(self, name: str, key: object, make) -> None:
+        """Run `make` unless this connection already holds `name` made from the same `key`."""
+        if self.temp_made.get(name) != key:
+            self.temp_made.pop(name, None)      # a failed make leaves no stale claim
+            make()
+            self.temp_made[name] = key
 
     def materialize(self, out: str, sql: str) -> None:
         self.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {sql}")

@@ -88,11 +88,11 @@ class Warehouse:
         self.read_only = read_only
         self._catalog: tuple[int, dict[tuple[str, str], list[str]]] | None = None
         self._threads: int | None = None            # the threads setting, once read (see threads)
+        self._default_threads: int | None = None
         # Temp objects this connection holds, by name -> what made them: a run's next processor
         # asking for the same run_dates or view again costs no statement (the engine's set_run,
         # create_view). Shared with the engines wrapping this connection (same temp namespace).
         self.temp_made: dict[str, object] = {}
-        self._default_threads: int | None = None
         # A stop request (Ctrl-C, SIGTERM, a lapsed lease) interrupts the statement in flight
         # (cursors of parallel processors are Warehouses too, so each is registered).
         cancel.register(con)
