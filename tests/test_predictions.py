@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -218,6 +219,22 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
     rows = models.training_rows(phase5_wh, dt.date(2024, 3, 1))
     assert rows.num_rows == march["training_rows"]
     assert max(rows.column("game_date").to_pylist()) < dt.date(2024, 3, 1)
+    # Its median is the ensemble of its own trees and the two models' before it (the calibration
+    # chain: February's, then January's), each trained before its own cutoff, weights as declared.
+    ens = march["ensemble"]
+    assert [m["cutoff"] for m in ens] == ["2024-03-01", "2024-02-01", "2024-01-01"]
+    assert [m["weight"] for m in ens] == list(models.ENSEMBLE_WEIGHTS)
+    assert ens[1]["model"] in sidecars and sidecars[ens[1]["model"]]["training_window"]["last_date"] < "2024-02-01"
+    assert march["hyperparameters"]["random_state"] == models.seed_of(dt.date(2024, 3, 1))
+    import joblib
+    est = joblib.load(next((phase5_home / "models" / models.SYSTEM_ID).glob(f"2024-03-01_{march['fingerprint'][:16]}.joblib")))
+    feb = joblib.load(next((phase5_home / "models" / models.SYSTEM_ID).glob(f"2024-02-01_{ens[1]['model'][-8:]}*.joblib")))
+    X = models.feature_matrix(rows)[-200:]
+    assert np.array_equal(est["median"][1].predict(X), feb["median"][0].predict(X))      # February's own trees
+    model = models.Model(dt.date(2024, 3, 1), est, march, None)
+    expected = sum(w * m.predict(X) for w, m in zip(models.ENSEMBLE_WEIGHTS, est["median"]))
+    assert np.allclose(model.predict(X), np.maximum(expected, 0.0))
+    assert not np.allclose(model.predict(X), np.maximum(est["median"][0].predict(X), 0.0))
 
 
 @pytest.mark.realdata

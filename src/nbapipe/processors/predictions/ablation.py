@@ -5,7 +5,10 @@ model per month of the range, on the most recent MODEL_MAX_TRAINING_ROWS labelle
 dated before the month's first day, and scored on that month's rows only. The rows scored are
 the evaluation's (minutes > 0, at least one earlier game that season, a gradient_boosting
 prediction), so every variant is compared with the last-10 average on the same player-games.
-Models are trained in memory and not kept.
+The model's variants are ensembles as the model is (its month's trees with the two months'
+before it, models.ENSEMBLE_WEIGHTS), so the months before the range are trained too; the
+earlier models' variants are one month's trees, as they were. Models are trained in memory
+and not kept.
 """
 from __future__ import annotations
 
@@ -55,19 +58,21 @@ V2_HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter"
                       "early_stopping": False, "random_state": 0}
 
 
-def variants() -> list[tuple[str, dict, tuple[str, ...]]]:
-    """(name, hyperparameters, features): the v1 model as it was, v1 with the median loss, the
-    v2 model, the chosen model's features with v2's learner and with the squared error, the
-    chosen model, and the chosen model without each feature group. The market blend comes on
-    top of the chosen model (the evaluation's gradient_boosting rows)."""
-    out = [("v1 features, squared error (the Phase 5 model before v2)", {**V2_HYPERPARAMETERS, "loss": "squared_error"}, V1),
-           ("v1 features, absolute error (median)", V2_HYPERPARAMETERS, V1),
-           ("v2 features and learner", V2_HYPERPARAMETERS, V2),
-           ("v4 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL),
-           ("v4 features, squared error", MEAN, ALL),
-           ("v4 features, absolute error = the model (before the market blend)", models.HYPERPARAMETERS, ALL)]
+def variants() -> list[tuple[str, dict, tuple[str, ...], bool]]:
+    """(name, hyperparameters, features, ensemble): the v1 model as it was, v1 with the median
+    loss, the v2 model, the chosen model's features with v2's learner and with the squared
+    error, one month's trees (the model before the ensemble), the chosen model, and the chosen
+    model without each feature group. The market blend comes on top of the chosen model (the
+    evaluation's gradient_boosting rows)."""
+    out = [("v1 features, squared error (the Phase 5 model before v2)", {**V2_HYPERPARAMETERS, "loss": "squared_error"}, V1, False),
+           ("v1 features, absolute error (median)", V2_HYPERPARAMETERS, V1, False),
+           ("v2 features and learner", V2_HYPERPARAMETERS, V2, False),
+           ("v4 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL, False),
+           ("v4 features, squared error", MEAN, ALL, False),
+           ("v4, one month's trees (the model before the ensemble)", models.HYPERPARAMETERS, ALL, False),
+           ("v4, 3 months' trees = the model (before the market blend)", models.HYPERPARAMETERS, ALL, True)]
     for g, cols in GROUPS.items():
-        out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols)))
+        out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols), True))
     return out
 
 
@@ -83,31 +88,47 @@ def load_ablation(wh: Warehouse) -> dict | None:
         return None
     dates = scored.column("game_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
     cutoffs = sorted({models.cutoff_of(d.astype(dt.date)) for d in dates})
-    return {"scored": scored, "dates": dates, "cutoffs": cutoffs,
-            "train": {c: models.training_rows(wh, c, STORED) for c in cutoffs}}
+    train, chains = {}, {}
+    for c in cutoffs:       # each month's ensemble: its cutoff, then the calibration chain's
+        chain = chains[c] = []
+        while c is not None and len(chain) < len(models.ENSEMBLE_WEIGHTS):
+            if c not in train:
+                train[c] = models.training_rows(wh, c, STORED)
+            if train[c].num_rows < config.MODEL_MIN_TRAINING_ROWS:
+                break
+            chain.append(c)
+            c = models.cutoff_of(train[c].column("game_date")[-1].as_py())
+    return {"scored": scored, "dates": dates, "cutoffs": cutoffs, "train": train, "chains": chains}
 
 
 def run_ablation(data: dict | None) -> list[dict]:
     """The ablation table: every variant trained per month and scored on the same rows."""
     if data is None:
         return []
-    scored, dates, cutoffs, train = data["scored"], data["dates"], data["cutoffs"], data["train"]
+    scored, dates, cutoffs, train, chains = (data[k] for k in ("scored", "dates", "cutoffs", "train", "chains"))
     cols = list(COLUMNS)
     Xs, ys = models.feature_matrix(scored, COLUMNS), scored.column("actual").to_numpy()
     last_10 = scored.column("last_10").to_numpy()
     results = []
-    for name, hp, feats in variants():
+    for name, hp, feats, ensemble in variants():
         idx = [cols.index(f) for f in feats]
         pred = np.full(len(ys), np.nan)
+        fitted = {}
         for c in cutoffs:
-            t = train[c]
-            if t.num_rows < config.MODEL_MIN_TRAINING_ROWS:
+            members = chains[c] if ensemble else chains[c][:1]
+            if not members:
                 continue
+            for m in members:
+                if m not in fitted:
+                    t = train[m]
+                    seed = {"random_state": models.seed_of(m)} if ensemble else {}
+                    fitted[m] = _fit(models.feature_matrix(t, COLUMNS)[:, idx],
+                                     t.column("actual_points").to_numpy(), {**hp, **seed})
+            weights = np.asarray(models.ENSEMBLE_WEIGHTS[:len(members)]) / sum(models.ENSEMBLE_WEIGHTS[:len(members)])
             month = (dates >= np.datetime64(c, "D")) & (dates < np.datetime64(_next_month(c), "D"))
-            X = models.feature_matrix(t, COLUMNS)[:, idx]
-            est = _fit(X, t.column("actual_points").to_numpy(), hp)
             with models._threads():
-                pred[month] = np.maximum(est.predict(Xs[month][:, idx]), 0.0)
+                pred[month] = np.maximum(sum(w * fitted[m].predict(Xs[month][:, idx])
+                                             for w, m in zip(weights, members)), 0.0)
         ok = ~np.isnan(pred)
         mae = float(np.mean(np.abs(pred[ok] - ys[ok])))
         l10 = float(np.mean(np.abs(last_10[ok] - ys[ok])))
