@@ -76,7 +76,7 @@ def evaluate(ctx: typer.Context,
              dates: Optional[str] = typer.Option(None, "--dates", help="Explicit dates D1,D2,..."),
              season: Optional[str] = typer.Option(None, "--season", help="A whole season, e.g. 2023-24."),
              systems: Optional[str] = typer.Option(None, "--systems", help="Only these system ids, comma-separated."),
-             ablation: bool = typer.Option(False, "--ablation", help="Also run the walk-forward ablation of learners and feature groups (trains models: ~1 min a season)."),
+             ablation: bool = typer.Option(False, "--ablation", help="Also run the walk-forward ablation of learners and feature groups (trains models: a few minutes a season)."),
              png: Optional[str] = typer.Option(None, "--png", help="Write calibration.png and mae_by_month.png into this folder."),
              skip_downstream_trigger: bool = typer.Option(False, "--skip-downstream-trigger", help="Publish no completion events for units it runs."),
              as_json: bool = typer.Option(False, "--json", help=JSON_HELP)):
