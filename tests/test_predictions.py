@@ -229,12 +229,23 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
     import joblib
     est = joblib.load(next((phase5_home / "models" / models.SYSTEM_ID).glob(f"2024-03-01_{march['fingerprint'][:16]}.joblib")))
     feb = joblib.load(next((phase5_home / "models" / models.SYSTEM_ID).glob(f"2024-02-01_{ens[1]['model'][-8:]}*.joblib")))
-    X = models.feature_matrix(rows)[-200:]
+    X = models.feature_matrix(rows)[-1000:]
     assert np.array_equal(est["median"][1].predict(X), feb["median"][0].predict(X))      # February's own trees
     model = models.Model(dt.date(2024, 3, 1), est, march, None)
     expected = sum(w * m.predict(X) for w, m in zip(models.ENSEMBLE_WEIGHTS, est["median"]))
     assert np.allclose(model.predict(X), np.maximum(expected, 0.0))
     assert not np.allclose(model.predict(X), np.maximum(est["median"][0].predict(X), 0.0))
+    # The flat trees saved beside the file (a day's prediction without scikit-learn) give the
+    # estimators' numbers bit for bit, NULL features included; above FLAT_MAX_ROWS the estimators predict.
+    from nbapipe.processors.predictions import trees
+    path = next((phase5_home / "models" / models.SYSTEM_ID).glob(f"2024-03-01_{march['fingerprint'][:16]}.trees.npz"))
+    flat = models.Model(dt.date(2024, 3, 1), None, march, path.with_name(path.name.replace(".trees.npz", ".joblib")),
+                        trees.load(path))
+    assert np.isnan(X).any() and len(X) <= trees.FLAT_MAX_ROWS
+    assert np.array_equal(flat.predict(X), model.predict(X)) and np.array_equal(flat.scale(X), model.scale(X))
+    assert flat.estimator is None                       # scikit-learn was not needed
+    many = models.feature_matrix(rows)[-(trees.FLAT_MAX_ROWS + 1):]
+    assert np.array_equal(flat.predict(many), model.predict(many)) and flat.estimator is not None
 
 
 @pytest.mark.realdata

@@ -50,6 +50,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from nbapipe import cancel, config
 from nbapipe.processors.precompute.ml_feature_store import FEATURES, FEATURE_VERSION
+from nbapipe.processors.predictions import trees as flat
 from nbapipe.warehouse import Warehouse
 
 SYSTEM_ID = "gradient_boosting"
@@ -115,9 +116,24 @@ def cutoff_of(d: dt.date) -> dt.date:
 @dataclass
 class Model:
     cutoff: dt.date
-    estimator: object
+    estimator: dict | None      # the scikit-learn estimators; None until needed (loaded from path)
     meta: dict
     path: Path | None
+    trees: dict | None = None   # the same trees as flat arrays, to predict a day without scikit-learn
+
+    def fitted(self) -> dict:
+        """The estimators, loaded from the model file the first time they are needed."""
+        if self.estimator is None:
+            import joblib
+            self.estimator = joblib.load(self.path)
+        return self.estimator
+
+    def _flat(self, X: np.ndarray) -> bool:
+        return self.trees is not None and len(X) <= flat.FLAT_MAX_ROWS
+
+    @property
+    def weights(self) -> list[float]:
+        return [m["weight"] for m in self.meta["ensemble"]]
 
     @property
     def version(self) -> str:
@@ -129,17 +145,20 @@ class Model:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The trees' median points (before the market blend): the ensemble's weighted mean."""
-        members, weights = self.estimator["median"], self.estimator["weights"]
+        if self._flat(X):       # (the same numbers as the estimators': trees.py)
+            return np.maximum(sum(w * m.predict(X) for w, m in zip(self.weights, self.trees["median"])), 0.0)
         with _threads():
-            return np.maximum(sum(w * m.predict(X) for w, m in zip(weights, members)), 0.0)
+            return np.maximum(sum(w * m.predict(X) for w, m in zip(self.weights, self.fitted()["median"])), 0.0)
 
     def anchored(self, median: np.ndarray, anchors: dict[str, np.ndarray]) -> np.ndarray:
         """The median blended with the market where a row has a view of it (see blend)."""
         return blend(median, anchors, self.meta["calibration"].get("market_weights", {}))
 
     def scale(self, X: np.ndarray) -> np.ndarray:
+        if self._flat(X):
+            return np.maximum(self.trees["scale"][0].predict(X), MIN_SCALE)
         with _threads():
-            return np.maximum(self.estimator["scale"].predict(X), MIN_SCALE)
+            return np.maximum(self.fitted()["scale"].predict(X), MIN_SCALE)
 
     def p_over(self, median: np.ndarray, scale: np.ndarray, line: np.ndarray) -> np.ndarray:
         """P(points > line) per row (NaN where the line is): points are whole numbers, so
@@ -362,9 +381,10 @@ class _ModelRun:
         ensemble = _ensemble(cutoff, prev, estimator)
         calibration = _calibration(cutoff, prev, t, estimator)
         meta = _meta(cutoff, t, residuals, calibration, ensemble)
+        trees = {"median": [flat.Trees.of(m) for m in estimator["median"]], "scale": [flat.Trees.of(estimator["scale"])]}
         if t.path:
-            _save(estimator, meta, t.path)
-        self.models[cutoff] = self._signed(cutoff, _remember(Model(cutoff, estimator, meta, t.path)))
+            _save(estimator, trees, meta, t.path)
+        self.models[cutoff] = self._signed(cutoff, _remember(Model(cutoff, estimator, meta, t.path, trees)))
         return self.models[cutoff]
 
     def _fitted(self, cutoff: dt.date, t: _Training):
@@ -441,10 +461,9 @@ def _stored(cutoff: dt.date, t: _Training) -> Model | None:
     if path in _LOADED and _LOADED[path].meta["fingerprint"] == t.fp and path.exists():
         return _remember(_LOADED[path])
     if path.exists() and path.with_suffix(".json").exists():
-        import joblib
         meta = json.loads(path.with_suffix(".json").read_text())
-        if meta.get("fingerprint") == t.fp:
-            return _remember(Model(cutoff, joblib.load(path), meta, path))
+        if meta.get("fingerprint") == t.fp:     # (the estimators are loaded when needed)
+            return _remember(Model(cutoff, None, meta, path, flat.load(path.with_suffix(".trees.npz"))))
     return None
 
 
@@ -499,12 +518,12 @@ def _ensemble(cutoff: dt.date, prev: Model | None, estimator: dict) -> list[dict
     own = {"cutoff": cutoff.isoformat(), "model": "this model's own trees"}
     members, said = [estimator["median"]], [own]
     if prev is not None:
-        members += prev.estimator["median"]
+        members += prev.fitted()["median"]
         said += [{**m, "model": m["model"] if i else prev.version} for i, m in enumerate(prev.meta["ensemble"])]
     n = min(len(members), len(ENSEMBLE_WEIGHTS))
     total = sum(ENSEMBLE_WEIGHTS[:n])
     weights = [round(w / total, 6) for w in ENSEMBLE_WEIGHTS[:n]]
-    estimator["median"], estimator["weights"] = members[:n], weights
+    estimator["median"] = members[:n]
     return [{**m, "weight": w} for m, w in zip(said[:n], weights)]
 
 
@@ -654,16 +673,19 @@ def _fingerprint(X: np.ndarray, y: np.ndarray, anchors: dict[str, np.ndarray]) -
 
 
 def _library_versions() -> dict:
-    import sklearn
-    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
+    # From the installed package's metadata: importing scikit-learn costs ~1.2 s, and a day with
+    # stored models needs nothing else of it (trees.py).
+    from importlib.metadata import version
+    return {"scikit-learn": version("scikit-learn"), "numpy": np.__version__}
 
 
-def _save(estimator, meta: dict, path: Path) -> None:
-    """Write the model, then its sidecar, each atomically (a killed run leaves no half file;
-    a model without its sidecar is never loaded)."""
+def _save(estimator, trees: dict, meta: dict, path: Path) -> None:
+    """Write the model, its flat trees, then its sidecar, each atomically (a killed run leaves
+    no half file; a model without its sidecar is never loaded)."""
     import joblib
     path.parent.mkdir(parents=True, exist_ok=True)
     for target, write in ((path, lambda f: joblib.dump(estimator, f)),
+                          (path.with_suffix(".trees.npz"), lambda f: f.write(flat.dumps(trees))),
                           (path.with_suffix(".json"),
                            lambda f: f.write(json.dumps(meta, indent=2, sort_keys=True).encode()))):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
