@@ -515,7 +515,9 @@ def seed_of(cutoff: dt.date) -> int:
 
 def _ensemble(cutoff: dt.date, prev: Model | None, estimator: dict) -> list[dict]:
     """Make `estimator` the ensemble of its own median trees and the newest members of the
-    previous model's (see ENSEMBLE_WEIGHTS); what the sidecar says of each member."""
+    previous model's (see ENSEMBLE_WEIGHTS); what the sidecar says of each member. The
+    fingerprint does not hash the members: their training rows are this model's rows before
+    their cutoffs (all but rows beyond the row cap, as for the calibration, which reads them too)."""
     own = {"cutoff": cutoff.isoformat(), "model": "this model's own trees"}
     members, said = [estimator["median"]], [own]
     if prev is not None:
