@@ -124,7 +124,7 @@ def run_ablation(data: dict | None) -> list[dict]:
                     seed = {"random_state": models.seed_of(m)} if ensemble else {}
                     fitted[m] = _fit(models.feature_matrix(t, COLUMNS)[:, idx],
                                      t.column("actual_points").to_numpy(), {**hp, **seed})
-            weights = np.asarray(models.ENSEMBLE_WEIGHTS[:len(members)]) / sum(models.ENSEMBLE_WEIGHTS[:len(members)])
+            weights = models.ensemble_weights(len(members))
             month = (dates >= np.datetime64(c, "D")) & (dates < np.datetime64(_next_month(c), "D"))
             with models._threads():
                 pred[month] = np.maximum(sum(w * fitted[m].predict(Xs[month][:, idx])

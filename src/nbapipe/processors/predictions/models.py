@@ -515,6 +515,14 @@ def seed_of(cutoff: dt.date) -> int:
     return cutoff.toordinal() % 1000
 
 
+def ensemble_weights(members: int) -> list[float]:
+    """The weights of an ensemble of `members` tree sets, newest first (ENSEMBLE_WEIGHTS, cut to
+    what exists and renormalised)."""
+    n = min(members, len(ENSEMBLE_WEIGHTS))
+    total = sum(ENSEMBLE_WEIGHTS[:n])
+    return [round(w / total, 6) for w in ENSEMBLE_WEIGHTS[:n]]
+
+
 def _ensemble(cutoff: dt.date, prev: Model | None, estimator: dict) -> list[dict]:
     """Make `estimator` the ensemble of its own median trees and the newest members of the
     previous model's (see ENSEMBLE_WEIGHTS); what the sidecar says of each member. The
@@ -525,9 +533,8 @@ def _ensemble(cutoff: dt.date, prev: Model | None, estimator: dict) -> list[dict
     if prev is not None:
         members += prev.fitted()["median"]
         said += [{**m, "model": m["model"] if i else prev.version} for i, m in enumerate(prev.meta["ensemble"])]
-    n = min(len(members), len(ENSEMBLE_WEIGHTS))
-    total = sum(ENSEMBLE_WEIGHTS[:n])
-    weights = [round(w / total, 6) for w in ENSEMBLE_WEIGHTS[:n]]
+    weights = ensemble_weights(len(members))
+    n = len(weights)
     estimator["median"] = members[:n]
     return [{**m, "weight": w} for m, w in zip(said[:n], weights)]
 
