@@ -239,3 +239,17 @@ def test_a_full_disk_is_one_line(real_home, tmp_path, mounted):
     r = cli(home, "backfill", "--phase", "3", "--start-date", "2021-11-01", "--end-date", "2021-11-30")
     line = _one_line_error(r)
     assert "the disk is full" in line and "Free space on that disk" in line, line
+
+
+@pytest.mark.realdata
+def test_duckdb_memory_is_bounded_and_a_bad_bound_is_one_line(real_home):
+    """DuckDB's memory limit is 1 GB (not 80% of RAM), NBAPIPE_DUCKDB_MEMORY sets another, and a
+    value that is not a size is one line, exit 2, before anything runs."""
+    query = "SELECT current_setting('memory_limit') AS m"
+    for env, shown in (({}, "953.6 MiB"), ({"NBAPIPE_DUCKDB_MEMORY": "2GB"}, "1.8 GiB")):
+        r = cli(real_home, "sql", query, "--json", env=env)
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout) == [{"m": shown}]
+    for args in (["sql", "SELECT 1"], ["backfill", "--dates", "2021-11-01"]):
+        line = _one_line_error(cli(real_home, *args, env={"NBAPIPE_DUCKDB_MEMORY": "lots"}))
+        assert "NBAPIPE_DUCKDB_MEMORY must be a size such as 1GB or 512MB, got 'lots'" in line, args

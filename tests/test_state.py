@@ -309,9 +309,10 @@ def test_hold_serves_waiters_first_come_first_served(st, state_path):
     assert st.scalar("SELECT count(*) FROM lease_waiters") == 1
     told: list[dict] = []
     leases.release(st, "warehouse", a)
-    with leases.hold(st, "warehouse", "worker, next unit", wait=5, poll=0.05, on_wait=told.append):
+    # (a generous wait: on a loaded machine the backfill's thread can take seconds to be scheduled)
+    with leases.hold(st, "warehouse", "worker, next unit", wait=30, poll=0.05, on_wait=told.append):
         order.append("worker, next unit")
-    t.join(timeout=10)
+    t.join(timeout=30)
     assert order == ["manual backfill", "worker, next unit"]
     assert told[0]["purpose"] == "manual backfill (waiting before us)"
     assert st.scalar("SELECT count(*) FROM lease_waiters") == 0

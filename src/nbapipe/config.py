@@ -182,6 +182,18 @@ def host_name() -> str:
     return os.environ.get("NBAPIPE_HOST_NAME") or socket.gethostname()
 
 
+# DuckDB's memory for one process (its memory_limit; beyond it, it spills to <warehouse>.tmp).
+# DuckDB's own default, 80% of RAM, is also what it keeps as cache: Phase 4's window queries over
+# three seasons held 1.8 GB, and the backfill's peak passed the 2 GiB budget (DESIGN section 12).
+# At 1 GB Phase 4 took the same 9.8 s (peak 1.15 GB), at 512 MB 11.9 s, at 256 MB 21 s.
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit [env NBAPIPE_DUCKDB_MEMORY, e.g. 4GB; default 1GB]."""
+    return os.environ.get("NBAPIPE_DUCKDB_MEMORY") or DUCKDB_MEMORY_LIMIT
+
+
 # --- engines (DuckDB embedded default; Spark for users who outgrow one machine) -------------
 ENGINE_NAMES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
-from nbapipe import cancel
+from nbapipe import cancel, config
 
 
 class WarehouseBusy(RuntimeError):
@@ -244,9 +244,20 @@ def _connect(path: Path | None, read_only: bool, sealed: bool = False) -> duckdb
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB draws a progress bar on stdout for long statements: it would corrupt --json output.
     con.execute("SET enable_progress_bar = false")
+    _memory_limit(con)
     for stmt in SEALED if sealed else ():     # after TimeZone: its extension loads from a file
         con.execute(stmt)
     return con
+
+
+def _memory_limit(con: duckdb.DuckDBPyConnection) -> None:
+    limit = config.duckdb_memory_limit()
+    try:
+        con.execute("SET memory_limit = ?", [limit])
+    except duckdb.Error as e:
+        con.close()
+        raise WarehouseError(f"NBAPIPE_DUCKDB_MEMORY must be a size such as 1GB or 512MB, got {limit!r} "
+                         f"({str(e).splitlines()[0]})") from None
 
 
 def _corrupt(path: Path, msg: str) -> str:
