@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from bisect import bisect_left
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,7 @@ class Runner:
         # Upstream processor -> (lo, hi, {date: its latest ledger row}) as the run found it.
         self._ledger: dict[str, tuple[dt.date, dt.date, dict[dt.date, dict]]] = {}
         self._upstreams: set[str] = set()      # the processors the run's processors read
+        self._season_dates: dict[str, list[dt.date]] = {}     # season -> its calendar dates, sorted
 
     # --- public -------------------------------------------------------------------------
     def run(self, req: Request) -> Report:
@@ -281,7 +283,10 @@ class Runner:
         """Game dates of the lookback strictly before d (same season for 'season')."""
         if p.lookback == "season":
             season = self.cal.season_of(d)
-            return [g for g in self.cal.dates if g < d and self.cal.dates[g]["season"] == season]
+            if season not in self._season_dates:    # (asked for every unit: sorted once, then bisected)
+                self._season_dates[season] = sorted(g for g in self.cal.dates if self.cal.dates[g]["season"] == season)
+            days = self._season_dates[season]
+            return days[:bisect_left(days, d)]
         lo = d - dt.timedelta(days=int(p.lookback))
         return [g for g in self.cal.game_dates(lo, d) if g < d]
 
@@ -386,8 +391,10 @@ class Runner:
                 out[d] = hashlib.md5((running.get(self.cal.season_of(d), code) + str(d) + today).encode()).hexdigest()
         else:
             n = int(p.lookback)
+            keyed = sorted(day_sig)     # each date's window found by bisection: O(dates x window)
             for d in dates:
-                parts = [f"{x}:{day_sig[x]}" for x in sorted(day_sig) if d - dt.timedelta(days=n) <= x < d]
+                window = keyed[bisect_left(keyed, d - dt.timedelta(days=n)):bisect_left(keyed, d)]
+                parts = [f"{x}:{day_sig[x]}" for x in window]
                 parts.append(f"{d}:" + "|".join(sorted(same_day.get(d, []))))
                 out[d] = hashlib.md5((code + ";".join(parts)).encode()).hexdigest()
         return {d: out[d] for d in dates}
