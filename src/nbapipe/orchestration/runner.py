@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from bisect import bisect_left
 import time
 import traceback
+from bisect import bisect_left
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field

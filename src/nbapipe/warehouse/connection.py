@@ -257,7 +257,7 @@ def _memory_limit(con: duckdb.DuckDBPyConnection) -> None:
     except duckdb.Error as e:
         con.close()
         raise WarehouseError(f"NBAPIPE_DUCKDB_MEMORY must be a size such as 1GB or 512MB, got {limit!r} "
-                         f"({str(e).splitlines()[0]})") from None
+                             f"({str(e).splitlines()[0]})") from None
 
 
 def _corrupt(path: Path, msg: str) -> str:
