@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 import sqlglot
-from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from nbapipe import processors as registry
-from nbapipe.engines.transpile import TARGETS, NotPortable, exact_round, parse, split_ctes, transpile
+from nbapipe.engines.transpile import TARGETS, NotPortable, exact_round, parse, transpile
 from nbapipe.processors.sources import CHAINS, chain_view_sql
 
 PROCESSORS = sorted(registry.all_processors())
@@ -67,34 +66,6 @@ def test_unsupported_in_target_and_parse_errors_raise():
         transpile("SELECT count(*) OVER (ORDER BY d ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t", "bigquery")
     with pytest.raises(ParseError):
         transpile("SELECT FROM WHERE (", "spark")
-
-
-def test_split_ctes_gives_the_same_rows_as_views(wh):
-    """What the Spark engine registers as views (a CTE read more than once is cached there) and
-    the statement left give DuckDB the same rows as the statement with its WITH; qualified
-    columns keep their table name; a CTE name used twice is not split."""
-    sql = ("SELECT * FROM (WITH a AS (SELECT range AS x FROM range(5)), "
-           "b AS (SELECT x FROM a WHERE x > 1 UNION ALL SELECT a.x * 10 FROM a) "
-           "SELECT b.x, z.x AS y FROM b JOIN a z ON b.x % 5 = z.x) q WHERE x > 2 ORDER BY x, y")
-    views, rest = split_ctes(sql, "_cte_t_")
-    assert [(v, n) for v, _, n in views] == [("_cte_t_a", 3), ("_cte_t_b", 1)]
-    assert "WITH" not in rest.upper()
-    for name, body, _ in views:
-        wh.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {body}")
-    assert wh.tuples(rest) == wh.tuples(sql) == [(3, 3), (4, 4), (10, 0), (20, 0), (30, 0), (40, 0)]
-    twice = "SELECT * FROM (WITH a AS (SELECT 1 AS x) SELECT * FROM a) p, (WITH a AS (SELECT 2 AS x) SELECT * FROM a) q"
-    assert split_ctes(twice, "_cte_t_") == ([], twice)
-
-
-@pytest.mark.parametrize("name", [n for n in PROCESSORS if registry.get(n).compute is None])
-def test_every_processor_splits_into_its_ctes(name):
-    p = registry.get(name)
-    views, rest = split_ctes(p.sql, f"_cte_{name}_")
-    assert views and not any(v.find(exp.With) for v in [parse(rest)])
-    assert {v for v, _, n in views if n == 0} == set()       # every CTE is read by something
-    for _, body, _ in views:
-        transpile(body, "spark")
-    transpile(rest, "spark")
 
 
 def test_wall_clock_conversion_means_the_same(wh):

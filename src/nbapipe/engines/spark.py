@@ -23,7 +23,7 @@ from sqlglot import exp
 from nbapipe.config import SCHEMAS, spark_master, spark_warehouse
 from nbapipe.engines.base import Engine, EngineError
 from nbapipe.engines.mirror import MANIFEST, mirror_tables
-from nbapipe.engines.transpile import split_ctes, transpile
+from nbapipe.engines.transpile import transpile
 from nbapipe.processors.base import Processor
 
 # SQL settings every session of ours needs (set on each session: newSession() copies only the
@@ -185,28 +185,12 @@ class SparkEngine(Engine):
     def materialize(self, out: str, sql: str) -> None:
         from pyspark.sql import functions as F
         from pyspark.sql.types import NullType
-        # Spark plans every reference of a CTE anew (inlined): a processor's CTEs read by
-        # several others made plans of megabytes and computed the same rows again and again.
-        # Each CTE becomes a view, computed once and cached when read more than once; the
-        # caches go once the output is. On the two-week parity window: Phase 3 127 -> 100 s,
-        # Phase 4 98 -> 64 s, the tables unchanged.
-        cached = []
-        views, sql = split_ctes(sql, f"_cte_{out}_")
-        for name, body, reads in views:
-            view = self._df(body)
-            if reads > 1:
-                view = view.persist()
-                view.count()
-                cached.append(view)
-            view.createOrReplaceTempView(name)
         df = self._df(sql)
         # Parquet has no NULL type; DuckDB gives an untyped NULL column INTEGER, so do we.
         df = df.select([F.col(f"`{f.name}`").cast("int").alias(f.name) if isinstance(f.dataType, NullType)
                         else F.col(f"`{f.name}`") for f in df.schema])
         df = df.persist()
         df.count()                   # computed once, here: every check and the write read the cache
-        for view in cached:
-            view.unpersist()
         self._release(out)
         self._outputs[out] = df
         df.createOrReplaceTempView(out)

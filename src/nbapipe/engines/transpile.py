@@ -55,36 +55,6 @@ def transpile(sql: str, dialect: str,
     return tree.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE)
 
 
-def split_ctes(sql: str, prefix: str) -> tuple[list[tuple[str, str, int]], str]:
-    """The statement's WITH clauses (those outside any CTE body) as separate statements, in
-    order: [(view name, its query, how often the rest reads it)] and the statement without them,
-    every reference renamed to `prefix` + the CTE's name; all in DuckDB's dialect. An engine that
-    plans each reference of a CTE anew (Spark inlines them) can register them as views and cache
-    those read more than once. Nothing to split (no WITH, or a CTE name used twice): ([], sql)."""
-    tree = parse(sql)
-    withs = [w for w in tree.find_all(exp.With) if not w.find_ancestor(exp.CTE)]
-    ctes = [c for w in withs for c in w.expressions]
-    names = [c.alias_or_name for c in ctes]
-    if not ctes or len(set(names)) != len(names):
-        return [], sql
-
-    def renamed(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and not node.db and node.name in names:
-            node = node.copy()
-            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
-            node.set("this", exp.to_identifier(prefix + node.name))
-            node.set("alias", alias)
-        return node
-
-    bodies = [(prefix + c.alias_or_name, c.this.copy().transform(renamed)) for c in ctes]
-    for w in withs:
-        w.pop()
-    rest = tree.transform(renamed)
-    reads = [*(b for _, b in bodies), rest]
-    used = {v: sum(1 for q in reads for t in q.find_all(exp.Table) if not t.db and t.name == v) for v, _ in bodies}
-    return [(v, b.sql(dialect=SOURCE), used[v]) for v, b in bodies], rest.sql(dialect=SOURCE)
-
-
 def is_query(sql: str) -> bool:
     """A read-only statement (SELECT, WITH ... SELECT, set operations)."""
     return isinstance(parse(sql), exp.Query)
