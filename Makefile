@@ -24,7 +24,7 @@ demo: $(STAMP)
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 # Test files run side by side, one file per worker (pytest-xdist, --dist loadfile: a file's
 # module fixtures are built once). Most of the suite waits on subprocesses, JVMs and servers:
-# on the 2-core machine 21.5 min in one process, 14.6 min in two.
+# on the 2-core machine 21.5 min in one process, 14.6-15.8 min in two.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || \
