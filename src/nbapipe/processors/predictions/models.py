@@ -567,8 +567,10 @@ def _calibration(cutoff: dt.date, prev: Model | None, t: _Training, estimator: d
     table, X, y = t.table, t.X, t.y
     prev_cut = t.prev_cutoff
     month = table.column("game_date").to_numpy(zero_copy_only=False) >= np.datetime64(prev_cut, "D")
+    # The previous model's median and scale of the month's rows, predicted once for the z
+    # distribution, the market weights and the line shrink (a third of a backfill's predicting).
+    med, sc = (prev.predict(X[month]), prev.scale(X[month])) if prev is not None and month.any() else (None, None)
     if prev is not None and month.sum() >= MIN_CALIBRATION_ROWS:
-        med, sc = prev.predict(X[month]), prev.scale(X[month])
         z = (y[month] - med) / sc
         source = f"out of sample: {prev.version} on {int(month.sum())} rows dated {prev_cut}..{cutoff - dt.timedelta(days=1)}"
         zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
@@ -583,9 +585,9 @@ def _calibration(cutoff: dt.date, prev: Model | None, t: _Training, estimator: d
         z = (y - med) / sc
         zq = [round(float(v), 6) for v in np.quantile(z, Z_LEVELS)]
         source = f"in sample: no earlier model ({int(len(y))} training rows)"
-    market = _market_weights(prev, table, month, X, y)
+    market = _market_weights(prev, table, month, med, y)
     return {"source": source, "rows": int(len(z)), "z_quantiles": zq, **market,
-            **_line_shrink(prev, table, month, X, y)}
+            **_line_shrink(prev, table, month, med, sc, y)}
 
 
 # A month with fewer rows than this does not make its own z distribution (see _calibration).
@@ -598,18 +600,19 @@ MIN_LINED_PAIRS = 30
 MARKET_WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
-def _market_weights(prev, table, month, X, y) -> dict:
+def _market_weights(prev, table, month, median, y) -> dict:
     """How far to pull the median toward each market anchor, from earlier months only. Each
     model keeps the (trees' median, anchor, points) triples of every earlier month's rows with
     that anchor, each predicted out of sample by its own month's model: the previous model's
     triples plus the previous month's rows predicted by the previous model. w is the grid value
     with the least mean absolute error of (1 - w) x median + w x anchor on them (the smallest on
-    a tie); with fewer than MIN_LINED_PAIRS triples, 0: the model alone."""
+    a tie); with fewer than MIN_LINED_PAIRS triples, 0: the model alone. `median`: the previous
+    model's trees' median of the month's rows."""
     earlier = prev.meta["calibration"].get("market_pairs", {}) if prev is not None else {}
     pairs = {a: list(earlier.get(a, [])) for a in ANCHORS}
     if prev is not None and month.any():
         anchors = {a: v[month] for a, v in anchors_of(table).items()}
-        median, points = prev.predict(X[month]), y[month]
+        points = y[month]
         taken = np.zeros(int(month.sum()), dtype=bool)
         for a in ANCHORS:
             use = ~taken & ~np.isnan(anchors[a])
@@ -630,22 +633,23 @@ def _market_weights(prev, table, month, X, y) -> dict:
                             for a, t in pairs.items()}}
 
 
-def _line_shrink(prev, table, month, X, y) -> dict:
+def _line_shrink(prev, table, month, median, scale, y) -> dict:
     """How far to trust P(over) against the books' on lined rows, from earlier lined rows only.
     Each model keeps the (P(over), went over) pairs of every earlier month's lined rows, each
     predicted out of sample by its own month's model: the previous model's pairs plus the
     previous month's lined rows predicted by the previous model. k minimises the Brier score of
     0.5 + k (P - 0.5) on them (least squares, clipped to 0..1): the model's P(over) on a line is
-    used as line_P + k (P - line_P). Lines are on few dates (a handful before March 2024)."""
+    used as line_P + k (P - line_P). Lines are on few dates (a handful before March 2024).
+    `median`, `scale`: the previous model's of the month's rows."""
     pairs = list(prev.meta["calibration"].get("lined_pairs", [])) if prev is not None else []
     if prev is not None:
         anchors = anchors_of(table)
         line = anchors["vegas_points_line"]
         sel = month & ~np.isnan(line) & (y != line)
         if sel.any():
-            Xs = X[sel]
-            median = prev.anchored(prev.predict(Xs), {a: v[sel] for a, v in anchors.items()})
-            p = prev.p_over(median, prev.scale(Xs), line[sel])
+            in_month = sel[month]       # (the lined rows among the month's)
+            anchored = prev.anchored(median[in_month], {a: v[sel] for a, v in anchors.items()})
+            p = prev.p_over(anchored, scale[in_month], line[sel])
             pairs += [[round(float(a), 6), int(b)] for a, b in zip(p, y[sel] > line[sel])]
     if len(pairs) < MIN_LINED_PAIRS:
         return {"lined_pairs": pairs, "line_shrink": 1.0,
