@@ -335,12 +335,12 @@ def models_for(wh: Warehouse, cutoffs, models_dir: Path | None) -> dict[dt.date,
     """The model of each cutoff (None: too few labelled rows): the stored file when one was made
     from exactly these rows and settings, else a newly trained one (saved), calibrated on the
     previous month's model. The fits a run needs are planned first and, when there are two or
-    more, run side by side in MODEL_PROCESSES processes; calibration then goes month by month."""
+    more, run side by side in MODEL_PROCESSES processes, each from when its rows are read;
+    calibration then goes month by month."""
     run = _ModelRun(wh, models_dir, cutoffs)
     try:
         for c in sorted(cutoffs):
             run.plan(c)
-        run.start_fits()
         return {c: run.model(c) for c in sorted(cutoffs)}
     finally:
         run.close()
@@ -353,12 +353,14 @@ class _ModelRun:
     def __init__(self, wh: Warehouse, models_dir: Path | None, cutoffs):
         self.wh, self.models_dir = wh, models_dir
         self.span = (min(cutoffs), max(cutoffs)) if cutoffs else None
+        self.months = len(set(cutoffs))
         self.rows: _Rows | None = None      # read at the first model that needs its rows
         self.trainings: dict[dt.date, _Training | None] = {}
         self.signatures: dict[dt.date, str | None] = {}
         self.models: dict[dt.date, Model | None] = {}
         self.to_fit: list[dt.date] = []
-        self.fits: dict = {}
+        self.fits: dict = {}        # the fits submitted to the pool and not yet taken
+        self.fitted: set[dt.date] = set()
         self.pool = None
 
     def plan(self, cutoff: dt.date) -> None:
@@ -380,6 +382,7 @@ class _ModelRun:
             self.models[cutoff] = self._signed(cutoff, stored)
             return
         self.to_fit.append(cutoff)
+        self._start_fits()
         self.plan(t.prev_cutoff)
 
     def _rows(self, cutoff: dt.date) -> tuple[pa.Table, np.ndarray, np.ndarray]:
@@ -398,22 +401,25 @@ class _ModelRun:
             _SIGNED[(self.wh.path, cutoff)] = (self.signatures[cutoff], model.path)
         return model
 
-    def start_fits(self) -> None:
-        """Two fits or more: each in a process of the pool (oldest first: calibration takes
-        them in that order). One: it is fitted here when its turn comes."""
+    def _start_fits(self) -> None:
+        """From the second fit on, each goes to a process of the pool as soon as its rows are
+        read (the first with the second), so the fits run while later months are still read
+        (a full-history backfill's first 2 s). A run with one fit fits it here in its turn."""
         if len(self.to_fit) < 2 or config.MODEL_PROCESSES < 2:
             return
-        # joblib's loky processes (joblib comes with scikit-learn): started fresh (exec), not
-        # forked, so no DuckDB or OpenMP thread state is inherited; unlike multiprocessing's
-        # spawn they do not rerun the caller's __main__ script (a script without a main guard
-        # works). The workers ignore SIGINT: a Ctrl-C reaches the whole process group, and the
-        # parent stops them.
-        from joblib.externals.loky.process_executor import ProcessPoolExecutor
-        self.pool = ProcessPoolExecutor(min(config.MODEL_PROCESSES, len(self.to_fit)),
-                                        initializer=_ignore_sigint)
-        for c in sorted(self.to_fit):
-            t = self.trainings[c]
-            self.fits[c] = self.pool.submit(_fit, t.X, t.y, seed_of(c))
+        if self.pool is None:
+            # joblib's loky processes (joblib comes with scikit-learn): started fresh (exec), not
+            # forked, so no DuckDB or OpenMP thread state is inherited; unlike multiprocessing's
+            # spawn they do not rerun the caller's __main__ script (a script without a main guard
+            # works). The workers ignore SIGINT: a Ctrl-C reaches the whole process group, and
+            # the parent stops them.
+            from joblib.externals.loky.process_executor import ProcessPoolExecutor
+            self.pool = ProcessPoolExecutor(min(config.MODEL_PROCESSES, self.months + 2),
+                                            initializer=_ignore_sigint)
+        for c in self.to_fit:
+            if c not in self.fits and c not in self.fitted:
+                t = self.trainings[c]
+                self.fits[c] = self.pool.submit(_fit, t.X, t.y, seed_of(c))
 
     def model(self, cutoff: dt.date) -> Model | None:
         cancel.check()
@@ -438,6 +444,7 @@ class _ModelRun:
         return self.models[cutoff]
 
     def _fitted(self, cutoff: dt.date, t: _Training):
+        self.fitted.add(cutoff)
         future = self.fits.pop(cutoff, None)
         if future is None:
             return _fit(t.X, t.y, seed_of(cutoff))
