@@ -336,6 +336,13 @@ def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp
                                         processors=["player_prop_predictions"], skip_downstream_trigger=True,
                                         resume=False)
     assert [x.status for x in predict_march_12().results] == ["success"] and reads == []
+    # A new process knows nothing in memory: the index beside the models names the file.
+    models._SIGNED.clear()
+    models._LOADED.clear()
+    assert [x.status for x in predict_march_12().results] == ["success"] and reads == []
+    assert (home / "models" / "signed" / models.SYSTEM_ID / "2024-03-01.json").exists()
+    assert table_differences(home, phase5_home, PREDICTIONS) == 0
+    kept = next(m for p, m in models._LOADED.items() if p.name.startswith("2024-03-01_"))
     r3 = backfill(home, "2024-02-08", "2024-02-08", phases=(3,), processors=["player_game_summary"],
                   skip_downstream_trigger=True, resume=False)
     assert [x.status for x in r3.results] == ["success"]
