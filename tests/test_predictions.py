@@ -298,6 +298,30 @@ def _rerun_phase4_and_predictions(home, day: str) -> None:
     assert [r.status for r in r5.results] == ["success"]
 
 
+def test_model_index_names_a_file_only_for_the_same_rows_and_settings(tmp_path, monkeypatch):
+    """The on-disk index (a new process's way to its model without reading the rows) answers
+    only for the signature and settings it was written with, and only while the files are whole."""
+    cutoff, folder = dt.date(2024, 3, 1), tmp_path / models.SYSTEM_ID
+    folder.mkdir()
+    model = folder / "2024-03-01_abc.pkl"
+    model.write_bytes(b"estimators")
+    model.with_suffix(".json").write_text(json.dumps({"fingerprint": "abc", "cutoff": "2024-03-01"}))
+    models._index(tmp_path, cutoff, "rows-1", model)
+    found = models._indexed(tmp_path, cutoff, "rows-1")
+    assert found is not None and found.path == model and found.meta["fingerprint"] == "abc" and found.trees is None
+    assert models._indexed(tmp_path, cutoff, "rows-2") is None                  # other rows
+    assert models._indexed(tmp_path, dt.date(2024, 4, 1), "rows-1") is None     # other month
+    monkeypatch.setitem(models.HYPERPARAMETERS, "max_iter", models.HYPERPARAMETERS["max_iter"] + 1)
+    assert models._indexed(tmp_path, cutoff, "rows-1") is None                  # other settings
+    monkeypatch.undo()
+    model.with_suffix(".json").unlink()                                          # a file never finished
+    assert models._indexed(tmp_path, cutoff, "rows-1") is None
+    entry = tmp_path / "signed" / models.SYSTEM_ID / "2024-03-01.json"
+    entry.write_text("{not json")
+    assert models._indexed(tmp_path, cutoff, "rows-1") is None
+    assert sorted(p.name for p in entry.parent.iterdir()) == ["2024-03-01.json"]   # no temp files left
+
+
 @pytest.mark.realdata
 def test_reruns_identical_with_stored_and_with_retrained_models(phase5_home, tmp_path, monkeypatch):
     home = copy_home(phase5_home, tmp_path / "home")

@@ -496,13 +496,20 @@ def _index(models_dir: Path | None, cutoff: dt.date, signature: str, path: Path)
         return
     entry = json.dumps({"key": _index_key(signature), "model": path.name})
     target = models_dir / "signed" / SYSTEM_ID / f"{cutoff.isoformat()}.json"
-    if target.exists() and target.read_text() == entry:
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(entry)
-    os.replace(tmp, target)         # (atomic: a reader sees the old entry or the new one)
+    try:
+        if target.exists() and target.read_text() == entry:
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(entry)
+            os.replace(tmp, target)     # (atomic: a reader sees the old entry or the new one)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:     # (an index not written costs the next process a read of the rows, nothing more)
+        pass
 
 
 def _indexed(models_dir: Path | None, cutoff: dt.date, signature: str | None) -> Model | None:
