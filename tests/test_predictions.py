@@ -219,10 +219,12 @@ def test_every_model_trained_only_before_its_cutoff(phase5_home, phase5_wh):
     rows = models.training_rows(phase5_wh, dt.date(2024, 3, 1))
     assert rows.num_rows == march["training_rows"]
     assert max(rows.column("game_date").to_pylist()) < dt.date(2024, 3, 1)
-    # Its median is the ensemble of its own trees and the two models' before it (the calibration
-    # chain: February's, then January's), each trained before its own cutoff, weights as declared.
+    # Its median is the ensemble of its own trees and the five models' before it (the calibration
+    # chain: February's, January's, ... back to October's), each trained before its own cutoff,
+    # weights as declared.
     ens = march["ensemble"]
-    assert [m["cutoff"] for m in ens] == ["2024-03-01", "2024-02-01", "2024-01-01"]
+    assert [m["cutoff"] for m in ens] == ["2024-03-01", "2024-02-01", "2024-01-01", "2023-12-01", "2023-11-01",
+                                          "2023-10-01"][:len(models.ENSEMBLE_WEIGHTS)]
     assert [m["weight"] for m in ens] == list(models.ENSEMBLE_WEIGHTS)
     assert ens[1]["model"] in sidecars and sidecars[ens[1]["model"]]["training_window"]["last_date"] < "2024-02-01"
     assert march["hyperparameters"]["random_state"] == models.seed_of(dt.date(2024, 3, 1))

@@ -5,7 +5,7 @@ model per month of the range, on the most recent MODEL_MAX_TRAINING_ROWS labelle
 dated before the month's first day, and scored on that month's rows only. The rows scored are
 the evaluation's (minutes > 0, at least one earlier game that season, a gradient_boosting
 prediction), so every variant is compared with the last-10 average on the same player-games.
-The model's variants are ensembles as the model is (its month's trees with the two months'
+The model's variants are ensembles as the model is (its month's trees with the five months'
 before it, models.ENSEMBLE_WEIGHTS), so the months before the range are trained too; the
 earlier models' variants are one month's trees, as they were. Models are trained in memory
 and not kept.
@@ -70,7 +70,7 @@ def variants() -> list[tuple[str, dict, tuple[str, ...], bool]]:
            ("v4 features, v2 learner (100 trees, every feature)", V2_HYPERPARAMETERS, ALL, False),
            ("v4 features, squared error", MEAN, ALL, False),
            ("v4, one month's trees (the model before the ensemble)", models.HYPERPARAMETERS, ALL, False),
-           ("v4, 3 months' trees = the model (before the market blend)", models.HYPERPARAMETERS, ALL, True)]
+           (f"v4, {len(models.ENSEMBLE_WEIGHTS)} months' trees = the model (before the market blend)", models.HYPERPARAMETERS, ALL, True)]
     for g, cols in GROUPS.items():
         out.append((f"  without {g}", models.HYPERPARAMETERS, tuple(f for f in ALL if f not in cols), True))
     return out

@@ -14,7 +14,7 @@ identical predictions; changed history (a Phase 3/4 rerun of earlier dates) trai
 What a model predicts (TRAINING_CODE_VERSION 4, feature version v4): a distribution, not a number.
   median  HistGradientBoosting trees with absolute-error loss: the median points (what MAE
           rewards; points are right-skewed, so the median is below the mean). The month's own
-          trees are averaged with the trees of the two models before it (ENSEMBLE_WEIGHTS): each
+          trees are averaged with the trees of the five models before it (ENSEMBLE_WEIGHTS): each
           was trained on fewer rows, but their errors differ from the new trees', and the
           average misses less than any one of them (see ENSEMBLE_WEIGHTS). It costs no training:
           those trees exist already, and the model file carries a copy of them;
@@ -91,16 +91,20 @@ MODEL_FEATURES = STORED_FEATURES + tuple(DERIVED_FEATURES)
 HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.15, "max_iter": 60,
                    "max_leaf_nodes": 31, "min_samples_leaf": 50, "max_bins": 63, "max_features": 0.5,
                    "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
-# The median of a month's model: its own trees and those of the models of the two months before
-# it (the calibration chain: the month of its last training row, and that model's), weighted
-# newest first; the first models, with fewer before them, renormalise over what exists. Each
-# model's trees draw their features from their own seed (seed_of: the cutoff), so the members
-# also differ where their rows agree. Chosen on the 2022-23 regular season only (walk-forward,
-# the mean over seeds): one model 0.9520 of the last-10 MAE (its seed spread +-0.0008), two
-# months 0.9511, three equal 0.9510, three 0.5/0.3/0.2 0.9501 (three seeds: 0.9504, 0.9498,
-# 0.9492), four 0.9511. Averaging two or three seeds of the same month's rows gained as much
-# but multiplied the training, whose budget is spent (a full-history backfill in under 60 s).
-ENSEMBLE_WEIGHTS = (0.5, 0.3, 0.2)
+# The median of a month's model: its own trees and those of the models of the five months before
+# it (the calibration chain: the month of its last training row, that model's, and so on, across
+# the summer too), weighted newest first; the first models, with fewer before them, renormalise
+# over what exists. Each model's trees draw their features from their own seed (seed_of: the
+# cutoff), so the members also differ where their rows agree. Chosen on the 2022-23 regular
+# season only (walk-forward, the mean of three seeds). With v4's 120 trees of 15 leaves: one
+# month 0.9520 of the last-10 MAE, two 0.9511, three 0.5/0.3/0.2 0.9501, four 0.9511. With the
+# 60 trees of 31 leaves (more variance per set, so averaging gains more): one month 0.95237,
+# three 0.5/0.3/0.2 0.95010, four 0.45/0.3/0.15/0.1 0.94992, five 0.94982, six as below 0.94976
+# (each seed better by 0.0003-0.0004 than with three). Older months cost no training (their
+# trees exist) but a prediction walks every set: a day's model predicts with 6 x 60 trees.
+# Averaging two seeds of the same month's rows gained 0.0007 but costs 40% more training
+# (78 s for a full-history backfill against the 60 s budget on this slower machine).
+ENSEMBLE_WEIGHTS = (0.4, 0.25, 0.15, 0.1, 0.05, 0.05)
 # The scale model: few trees, fitted on every second training row (its target, an absolute
 # error, is noisy: more trees bought nothing), to keep training within budget.
 SCALE_HYPERPARAMETERS = {"loss": "absolute_error", "learning_rate": 0.1, "max_iter": 30,
