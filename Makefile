@@ -22,10 +22,9 @@ demo: $(STAMP)
 # installed but not running (and its `test` database created); under CI=true an unreachable
 # server fails those tests, elsewhere they skip. NBAPIPE_TEST_POSTGRES names another server.
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
-# Test files run side by side, one file per worker (pytest-xdist, --dist loadgroup with a group
-# per file, see tests/conftest.py: a file's module fixtures are built once; the two Spark files
-# share a worker). Most of the suite waits on subprocesses, JVMs and servers: on the 2-core
-# machine 21.5 min in one process, 14.6-15.8 min in two (26 min on a slower machine of the kind).
+# Test files run side by side, one file per worker (pytest-xdist, --dist loadfile: a file's
+# module fixtures are built once). Most of the suite waits on subprocesses, JVMs and servers:
+# on the 2-core machine 21.5 min in one process, 14.6-15.8 min in two.
 TEST_WORKERS ?= auto
 test: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || \
@@ -37,7 +36,7 @@ test: $(STAMP)
 	  echo "note: no PostgreSQL server could be started: the postgres-marked tests cannot run"
 	@test -n "$$NBAPIPE_TEST_POSTGRES" || psql -q "$(PG_TEST_URL)" -c 'SELECT 1' >/dev/null 2>&1 || \
 	  createdb -h 127.0.0.1 -U postgres test 2>/dev/null || true
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not realdata"

@@ -29,20 +29,6 @@ def _ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-# `make test` runs one group per worker (pytest-xdist --dist loadgroup): each test file is its
-# own group, as with --dist loadfile (a file's module fixtures are built once), except the two
-# files that start Spark JVMs, which share one group and so run one after the other. On a slow
-# 2-core machine two JVMs at once starved the other worker's subprocesses past their bounds (a
-# lease heartbeat through a 2 s outage, a monitor's exit after Ctrl-C).
-JVM_FILES = {"test_spark_parity.py", "test_postgres.py"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("jvm" if name in JVM_FILES else name))
-
-
 def pytest_generate_tests(metafunc):
     if "state_backend" not in metafunc.fixturenames:
         return
