@@ -525,13 +525,9 @@ def _indexed(models_dir: Path | None, cutoff: dt.date, signature: str | None) ->
         said = json.loads(entry.read_text())
     except (OSError, ValueError):
         return None
-    path = models_dir / SYSTEM_ID / said.get("model", "")
-    if said.get("key") != _index_key(signature) or not path.is_file() or not path.with_suffix(".json").exists():
+    if said.get("key") != _index_key(signature):
         return None
-    if path in _LOADED:
-        return _LOADED[path]
-    meta = json.loads(path.with_suffix(".json").read_text())
-    return Model(cutoff, None, meta, path, flat.load(path.with_suffix(".trees.npz")))
+    return _load(cutoff, models_dir / SYSTEM_ID / said.get("model", ""))
 
 
 def _rows_signature(wh: Warehouse, cutoff: dt.date) -> str | None:
@@ -571,16 +567,21 @@ def _training(cutoff: dt.date, rows: tuple[pa.Table, np.ndarray, np.ndarray],
 def _stored(cutoff: dt.date, t: _Training) -> Model | None:
     """The model already made from these rows and settings: kept by this process, or on disk
     with its sidecar (a file without one was never finished)."""
-    path = t.path
-    if path is None:
+    model = _load(cutoff, t.path, t.fp) if t.path is not None else None
+    return _remember(model) if model is not None else None
+
+
+def _load(cutoff: dt.date, path: Path, fingerprint: str | None = None) -> Model | None:
+    """The model in the file `path`: the one this process keeps, else read from its sidecar (the
+    estimators are loaded when needed). None without the file or its sidecar (a file without
+    one was never finished), or when its fingerprint is not `fingerprint` (if given)."""
+    if not (path.is_file() and path.with_suffix(".json").exists()):
         return None
-    if path in _LOADED and _LOADED[path].meta["fingerprint"] == t.fp and path.exists():
-        return _remember(_LOADED[path])
-    if path.exists() and path.with_suffix(".json").exists():
+    model = _LOADED.get(path)
+    if model is None:
         meta = json.loads(path.with_suffix(".json").read_text())
-        if meta.get("fingerprint") == t.fp:     # (the estimators are loaded when needed)
-            return _remember(Model(cutoff, None, meta, path, flat.load(path.with_suffix(".trees.npz"))))
-    return None
+        model = Model(cutoff, None, meta, path, flat.load(path.with_suffix(".trees.npz")))
+    return model if fingerprint is None or model.meta.get("fingerprint") == fingerprint else None
 
 
 def _meta(cutoff: dt.date, t: _Training, residuals: np.ndarray, calibration: dict, ensemble: list) -> dict:
